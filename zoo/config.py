@@ -1,0 +1,108 @@
+"""The one configuration object every zoo run is described by.
+
+A `TrainConfig` holds everything that determines a training run: which model, its constructor arguments, its data
+arguments, the optimizer, the gradient-noise settings and the training length. Each model folder defines named
+configs (`smoke`, `default`, `paper`) as functions returning a `TrainConfig`; `train.py` flags override fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """A complete, JSON-serializable description of one training run.
+
+    Args:
+        model: registry name of the model (`zoo.names()` lists them).
+        model_kwargs: keyword arguments of the model's builder; all end up in the model's `get_config`.
+        data_kwargs: keyword arguments of the model's data pipeline (task difficulty, lengths, dataset size).
+        optimizer: "sgd", "adam" or any `keras.optimizers` name ("adamw", "rmsprop", "lion", ...).
+        optimizer_kwargs: extra keyword arguments of the base optimizer (momentum, epsilon, weight_decay, ...).
+        learning_rate: the initial learning rate.
+        lr_decay_every_epochs: if set, the learning rate is multiplied by `lr_decay_factor` every this many epochs.
+        lr_decay_factor: see `lr_decay_every_epochs`.
+        noise_eta: the noise VARIANCE scale eta of sigma_t^2 = eta / (1 + t)^gamma; 0 disables the noise.
+        noise_gamma: the annealing exponent gamma.
+        noise_std: if set, a constant noise standard deviation instead of the annealed schedule.
+        clipnorm: clip each gradient tensor to this norm (Keras `clipnorm`), applied before the noise.
+        global_clipnorm: clip all gradients jointly to this global norm, applied before the noise.
+        epochs: number of epochs.
+        steps_per_epoch: training steps per epoch; None means one pass over the training data.
+        batch_size: global batch size (split across replicas under a distribution strategy).
+        seed: seeds the model's initialization, the data pipeline and the noise.
+    """
+
+    model: str
+    model_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    data_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    optimizer: str = "adam"
+    optimizer_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    learning_rate: float = 1e-3
+    lr_decay_every_epochs: int | None = None
+    lr_decay_factor: float = 0.5
+    noise_eta: float = 0.0
+    noise_gamma: float = 0.55
+    noise_std: float | None = None
+    clipnorm: float | None = None
+    global_clipnorm: float | None = None
+    epochs: int = 1
+    steps_per_epoch: int | None = None
+    batch_size: int = 32
+    seed: int = 0
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """Returns a copy with `changes` applied; dict fields given here are merged into the existing dicts."""
+        merged = {}
+        for key, value in changes.items():
+            if key not in _FIELD_NAMES:
+                raise ValueError(f"Unknown TrainConfig field {key!r}. Known fields: {sorted(_FIELD_NAMES)}.")
+            current = getattr(self, key)
+            merged[key] = {**current, **value} if isinstance(current, dict) and isinstance(value, dict) else value
+        return dataclasses.replace(self, **merged)
+
+    def validate(self) -> TrainConfig:
+        """Raises ValueError naming the first field whose value is out of range; returns self otherwise."""
+        _check_number("learning_rate", self.learning_rate, minimum=0.0, strict=True)
+        _check_number("noise_eta", self.noise_eta, minimum=0.0)
+        _check_number("noise_gamma", self.noise_gamma, minimum=0.0)
+        for name in ("noise_std", "clipnorm", "global_clipnorm"):
+            if getattr(self, name) is not None:
+                _check_number(name, getattr(self, name), minimum=0.0, strict=name != "noise_std")
+        _check_number("lr_decay_factor", self.lr_decay_factor, minimum=0.0, strict=True)
+        for name in ("epochs", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer; got {getattr(self, name)!r}.")
+        for name in ("steps_per_epoch", "lr_decay_every_epochs"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None; got {value!r}.")
+        if self.clipnorm is not None and self.global_clipnorm is not None:
+            raise ValueError("Set at most one of clipnorm and global_clipnorm.")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        data = json.loads(text)
+        unknown = set(data) - _FIELD_NAMES
+        if unknown:
+            raise ValueError(f"Unknown TrainConfig fields {sorted(unknown)}.")
+        return cls(**data)
+
+
+_FIELD_NAMES = frozenset(field.name for field in dataclasses.fields(TrainConfig))
+
+
+def _check_number(name: str, value: Any, minimum: float, strict: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}.")
+    if value < minimum or (strict and value == minimum):
+        relation = ">" if strict else ">="
+        raise ValueError(f"{name} must be {relation} {minimum}; got {value!r}.")

@@ -1,0 +1,126 @@
+"""Name -> model family. Adding a model = one folder under zoo/ plus one line in `_MODULES`.
+
+Each model folder's `__init__.py` defines `ENTRY`, a `ZooEntry`. Entries are imported lazily, so
+`zoo.get("neural_gpu")` imports only the Neural GPU code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from zoo.config import TrainConfig
+
+# name -> module defining ENTRY. Keep alphabetical.
+_MODULES: dict[str, str] = {
+    "deep_mlp": "zoo.deep_mlp",
+    "memn2n": "zoo.memn2n",
+    "neural_gpu": "zoo.neural_gpu",
+    "neural_programmer": "zoo.neural_programmer",
+    "nram": "zoo.nram",
+    "resnet34": "zoo.resnet",
+    "resnet50": "zoo.resnet",
+}
+
+
+@dataclasses.dataclass
+class TaskData:
+    """What a model's data pipeline hands the trainer.
+
+    Args:
+        train: what `model.fit` takes: a `keras.utils.PyDataset` yielding (x, y) batches, or an (x, y) tuple of
+            numpy arrays. A PyDataset must make batch i of epoch e from (seed, e, i) alone, so that a resumed run
+            sees exactly the batches an uninterrupted one would.
+        validation: the same kind of object for validation, or None.
+        evaluate: final task metrics on held-out data, e.g. {"test_accuracy": 0.97, "error_len200": 0.01}; called
+            with the trained model after `fit`. Plain numpy, no framework-specific code.
+        callbacks: task-specific callbacks (a curriculum that lengthens the task, a linear-start switch).
+        info: facts for the run's metadata (dataset checksum, sizes).
+    """
+
+    train: Any
+    validation: Any = None
+    evaluate: Callable[[Any], dict[str, float]] | None = None
+    callbacks: Sequence[Any] = ()
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One row of a paper table: a name, the config changes that make it, and the paper's numbers for it."""
+
+    name: str
+    overrides: Mapping[str, Any]
+    paper: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReproductionSpec:
+    """What the shared restart runner needs from a model to reproduce one of the paper's tables.
+
+    Args:
+        title: the table's title, e.g. "Table 1: 20-layer MLP on MNIST".
+        config: the named config every setting starts from.
+        settings: the table's rows.
+        columns: the table's value columns; `summarize` returns them and `Setting.paper` uses the same keys.
+        summarize: all restarts' `results.json` dicts of one setting -> that row's values (e.g. best and mean
+            accuracy, or the number of successful runs).
+        curve_metric: a key of the per-epoch history to plot for each setting, or None for no plot.
+    """
+
+    title: str
+    config: str
+    settings: Sequence[Setting]
+    columns: Sequence[str]
+    summarize: Callable[[list[dict[str, Any]]], dict[str, Any]]
+    curve_metric: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """One model family of the zoo.
+
+    Args:
+        name: registry name (the `--model` flag).
+        description: one line for `train.py --helpfull` and error messages.
+        build_model: `build_model(**config.model_kwargs)` -> an uncompiled, serializable keras.Model written with
+            keras.ops only, so that it runs on the TensorFlow and the JAX backends.
+        make_data: `make_data(config, data_dir)` -> TaskData. `data_dir` is None when the user gave none.
+        compile_kwargs: `compile_kwargs(config)` -> keyword arguments of `model.compile` except the optimizer
+            (loss, metrics).
+        configs: config name -> function returning a TrainConfig; must include "smoke", "default" and "paper".
+            Each function's docstring holds the exact command that runs it.
+        reproduction: how the paper's table for this model is reproduced, or None.
+        presets: preset name -> path of a pretrained `.keras` file relative to saved_models/.
+    """
+
+    name: str
+    description: str
+    build_model: Callable[..., Any]
+    make_data: Callable[[TrainConfig, str | None], TaskData]
+    compile_kwargs: Callable[[TrainConfig], dict[str, Any]]
+    configs: Mapping[str, Callable[[], TrainConfig]]
+    reproduction: ReproductionSpec | None = None
+    presets: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def config(self, name: str) -> TrainConfig:
+        """The named config, or a ValueError listing the known names."""
+        if name not in self.configs:
+            raise ValueError(f"Unknown config {name!r} for model {self.name!r}. Known configs: {sorted(self.configs)}.")
+        return self.configs[name]()
+
+
+def names() -> list[str]:
+    """The registered model names, sorted."""
+    return sorted(_MODULES)
+
+
+def get(name: str) -> ZooEntry:
+    """The entry registered under `name`; a ValueError listing the known names if there is none."""
+    if name not in _MODULES:
+        raise ValueError(f"Unknown model {name!r}. Known models: {', '.join(names())}.")
+    module = importlib.import_module(_MODULES[name])
+    entries = getattr(module, "ENTRIES", None) or {module.ENTRY.name: module.ENTRY}
+    return entries[name]
