@@ -62,7 +62,9 @@ class TrainConfig:
             if key not in _FIELD_NAMES:
                 raise ValueError(f"Unknown TrainConfig field {key!r}. Known fields: {sorted(_FIELD_NAMES)}.")
             current = getattr(self, key)
-            merged[key] = {**current, **value} if isinstance(current, dict) and isinstance(value, dict) else value
+            merged[key] = (
+                {**current, **value} if isinstance(current, dict) and isinstance(value, dict) else value
+            )
         return dataclasses.replace(self, **merged)
 
     def validate(self) -> TrainConfig:

@@ -1,18 +1,24 @@
 """Real data on disk: find a local copy under `--data_dir`, or download it once with a verified checksum.
 
-The development and CI machines have no network, so every loader looks in `data_dir` first and downloads only when
-the file is missing there and the user gave no `data_dir`. A missing or corrupt file is a `DataError` naming the
-file and what was expected.
+The development and CI machines have no network, so every loader looks in `data_dir` first and downloads
+only when the file is missing there and the user gave no `data_dir`. A missing or corrupt file is a
+`DataError` naming the file and what was expected.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import hashlib
 import os
 import shutil
+import struct
 import tempfile
 import urllib.request
+import zipfile
 from collections.abc import Sequence
+
+import numpy as np
 
 
 class DataError(ValueError):
@@ -52,7 +58,9 @@ def verify_sha256(path: str, expected: str | None, what: str) -> str:
     """Checks a file's sha256 (skipped when `expected` is None); returns the actual digest."""
     actual = sha256_file(path)
     if expected is not None and actual != expected:
-        raise DataError(f"{path} is corrupt or not the expected {what}: sha256 {actual}, expected {expected}.")
+        raise DataError(
+            f"{path} is corrupt or not the expected {what}: sha256 {actual}, expected {expected}."
+        )
     return actual
 
 
@@ -76,8 +84,8 @@ def download(url: str, filename: str, sha256: str | None, what: str, cache_dir: 
                     shutil.copyfileobj(response, out)
             except OSError as error:
                 raise DataError(
-                    f"Could not download {what} from {url} ({error}). Without network access, pass --data_dir "
-                    f"pointing at a local copy."
+                    f"Could not download {what} from {url} ({error}). Without network access, pass "
+                    f"--data_dir pointing at a local copy."
                 ) from error
         verify_sha256(tmp_path, sha256, what)
         os.replace(tmp_path, path)
@@ -85,3 +93,235 @@ def download(url: str, filename: str, sha256: str | None, what: str, cache_dir: 
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
     return path
+
+
+# ----------------------------------------------------------------------------------------------------------
+# MNIST
+# ----------------------------------------------------------------------------------------------------------
+
+# md5 of the four official, uncompressed IDX files (yann.lecun.com). A local `mnist.npz` is not compared
+# byte-wise (its compression and member order vary between copies); instead each array is re-encoded as the
+# IDX file it came from and that encoding's md5 must equal the official one, so any exact copy passes.
+MNIST_IDX_MD5: dict[str, str] = {
+    "x_train": "6bbc9ace898e44ae57da46a324031adb",
+    "y_train": "a25bea736e30d166cdddb491f175f624",
+    "x_test": "2646ac647ad5339dbf082846283269ea",
+    "y_test": "27ae3e4e09519cfbb04c329615203637",
+}
+MNIST_SHAPES: dict[str, tuple[int, ...]] = {
+    "x_train": (60000, 28, 28),
+    "y_train": (60000,),
+    "x_test": (10000, 28, 28),
+    "y_test": (10000,),
+}
+_MNIST_IDX_STEMS: dict[str, tuple[str, str]] = {
+    "x_train": ("train-images", "idx3-ubyte"),
+    "y_train": ("train-labels", "idx1-ubyte"),
+    "x_test": ("t10k-images", "idx3-ubyte"),
+    "y_test": ("t10k-labels", "idx1-ubyte"),
+}
+MNIST_NPZ_CANDIDATES: tuple[str, ...] = ("mnist.npz", os.path.join("mnist", "mnist.npz"))
+# IDX magic numbers: 0x08 = unsigned byte data, last byte = number of dimensions.
+_IDX_UBYTE = 0x08
+
+
+@dataclasses.dataclass
+class MNISTData:
+    """MNIST as uint8 arrays: images (N, 28, 28) in 0..255, labels (N,) in 0..9.
+
+    Args:
+        x_train, y_train, x_test, y_test: the arrays.
+        source: the file or directory they were read from (or "keras.datasets").
+        content_md5: array name -> md5 of its IDX encoding (equal to `MNIST_IDX_MD5` for the full data set).
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+    content_md5: dict[str, str]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in MNIST_SHAPES}
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX encoding of a uint8 array: magic (0, 0, 0x08, ndim), big-endian int32 dims, then the data."""
+    header = struct.pack(">BBBB", 0, 0, _IDX_UBYTE, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def mnist_content_md5(array: np.ndarray) -> str:
+    """The md5 of `array` encoded as an IDX file; comparable with the official IDX md5s."""
+    return hashlib.md5(idx_bytes(array)).hexdigest()
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Reads an IDX file of unsigned bytes (optionally gzip-compressed, by the .gz suffix).
+
+    Raises:
+        DataError: unreadable file, wrong magic number, or a size that does not match the header.
+    """
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as error:
+        raise DataError(f"Cannot read IDX file {path}: {error}.") from error
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != _IDX_UBYTE:
+        raise DataError(
+            f"{path} is not an unsigned-byte IDX file: expected magic bytes 00 00 08 <ndim>, got "
+            f"{data[:4].hex(' ')}."
+        )
+    ndim = data[3]
+    header_size = 4 + 4 * ndim
+    if len(data) < header_size:
+        raise DataError(
+            f"{path} is truncated: its header announces {ndim} dimensions but the file is too short."
+        )
+    shape = struct.unpack(f">{ndim}I", data[4:header_size])
+    expected_size = header_size + int(np.prod(shape, dtype=np.int64))
+    if len(data) != expected_size:
+        raise DataError(
+            f"{path} is truncated or corrupt: header shape {shape} needs {expected_size} bytes, file has "
+            f"{len(data)}."
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape).copy()
+
+
+def read_mnist_npz(path: str) -> dict[str, np.ndarray]:
+    """Reads an npz in Keras' `mnist.npz` layout (x_train, y_train, x_test, y_test; uint8); any sizes.
+
+    Raises:
+        DataError: unreadable file, missing keys, wrong dtype or image size, or unequal image/label counts.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [name for name in MNIST_SHAPES if name not in f.files]
+            if missing:
+                raise DataError(
+                    f"{path} lacks the arrays {missing}; expected Keras' mnist.npz layout with keys "
+                    f"{list(MNIST_SHAPES)}."
+                )
+            arrays = {name: f[name] for name in MNIST_SHAPES}
+    except DataError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise DataError(
+            f"Cannot read {path} as an npz file (expected Keras' mnist.npz layout): {error}."
+        ) from error
+    _check_mnist_arrays(arrays, path)
+    return arrays
+
+
+def _check_mnist_arrays(arrays: dict[str, np.ndarray], source: str) -> None:
+    for split in ("train", "test"):
+        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if images.dtype != np.uint8 or labels.dtype != np.uint8:
+            raise DataError(
+                f"{source}: x_{split}/y_{split} must be uint8, got {images.dtype}/{labels.dtype} (MNIST "
+                f"pixels 0..255, labels 0..9)."
+            )
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1:
+            raise DataError(
+                f"{source}: expected x_{split} of shape (N, 28, 28) and y_{split} of shape (N,), got "
+                f"{images.shape} and {labels.shape}."
+            )
+        if images.shape[0] != labels.shape[0]:
+            raise DataError(f"{source}: {images.shape[0]} {split} images but {labels.shape[0]} labels.")
+        if labels.size and labels.max() > 9:
+            raise DataError(f"{source}: y_{split} holds label {labels.max()}; MNIST labels are 0..9.")
+
+
+def _find_idx_file(data_dir: str, name: str) -> str | None:
+    stem, kind = _MNIST_IDX_STEMS[name]
+    # LeCun's names use '-' before "idx", several mirrors use '.'; either may be gzip-compressed or in mnist/.
+    for folder in ("", "mnist"):
+        for base in (f"{stem}-{kind}", f"{stem}.{kind}"):
+            for suffix in ("", ".gz"):
+                path = os.path.join(data_dir, folder, base + suffix)
+                if os.path.exists(path):
+                    return path
+    return None
+
+
+def verify_mnist(arrays: dict[str, np.ndarray], source: str) -> dict[str, str]:
+    """Checks that the arrays are exactly the official MNIST (via their IDX md5s); returns those md5s.
+
+    Raises:
+        DataError: naming the first array (and `source`) whose size or content differs from the official one.
+    """
+    digests = {}
+    for name, expected_shape in MNIST_SHAPES.items():
+        if arrays[name].shape != expected_shape:
+            raise DataError(
+                f"{source}: {name} has shape {arrays[name].shape}, the full MNIST has {expected_shape}. Pass "
+                f"verify=False to load a subset."
+            )
+        digests[name] = mnist_content_md5(arrays[name])
+        if digests[name] != MNIST_IDX_MD5[name]:
+            raise DataError(
+                f"{source}: {name} is corrupt or not the official MNIST: md5 of its IDX encoding is "
+                f"{digests[name]}, expected {MNIST_IDX_MD5[name]}."
+            )
+    return digests
+
+
+def load_mnist(data_dir: str | None = None, *, verify: bool = True) -> MNISTData:
+    """Loads MNIST from a local copy, or downloads it through keras.datasets when no data_dir is given.
+
+    In `data_dir` it looks for Keras' `mnist.npz` (also as `mnist/mnist.npz`), else for the four IDX files
+    (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`,
+    '.' in place of the '-' before "idx" accepted, optionally `.gz`, also under `mnist/`). Without `data_dir`
+    it uses `keras.datasets.mnist.load_data()` (cached in ~/.keras/datasets; Keras checks that file's sha256).
+
+    Args:
+        data_dir: a directory holding MNIST, or None to download.
+        verify: check that the content is exactly the official MNIST (IDX md5s); False allows subsets.
+
+    Returns:
+        An `MNISTData` with uint8 arrays.
+
+    Raises:
+        DataError: data_dir missing, no MNIST files in it, a corrupt or malformed file, or a failed download.
+    """
+    if data_dir is None:
+        try:
+            import keras
+
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        except Exception as error:  # keras raises plain Exception subclasses for network and hash failures
+            raise DataError(
+                f"Could not download MNIST through keras.datasets ({error}). Without network access, pass "
+                f"--data_dir pointing at a directory with mnist.npz or the four MNIST IDX files."
+            ) from error
+        arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+        source = "keras.datasets.mnist"
+        _check_mnist_arrays(arrays, source)
+    else:
+        if not os.path.isdir(data_dir):
+            raise DataError(
+                f"--data_dir {data_dir!r} does not exist or is not a directory (looking for MNIST)."
+            )
+        npz_candidates = [os.path.join(data_dir, candidate) for candidate in MNIST_NPZ_CANDIDATES]
+        npz_path = next((path for path in npz_candidates if os.path.exists(path)), None)
+        if npz_path is not None:
+            arrays, source = read_mnist_npz(npz_path), npz_path
+        else:
+            paths = {name: _find_idx_file(data_dir, name) for name in MNIST_SHAPES}
+            missing = [name for name, path in paths.items() if path is None]
+            if len(missing) == len(paths):
+                raise DataError(
+                    f"No MNIST in {data_dir!r}: expected {' or '.join(MNIST_NPZ_CANDIDATES)} (Keras layout) "
+                    f"or the four IDX files {', '.join('-'.join(s) for s in _MNIST_IDX_STEMS.values())} "
+                    f"(optionally .gz)."
+                )
+            if missing:
+                expected = ", ".join("-".join(_MNIST_IDX_STEMS[name]) for name in missing)
+                raise DataError(f"Incomplete MNIST in {data_dir!r}: missing {expected} (optionally .gz).")
+            arrays = {name: read_idx(path) for name, path in paths.items()}
+            source = data_dir
+            _check_mnist_arrays(arrays, source)
+    digests = verify_mnist(arrays, source) if verify else {n: mnist_content_md5(a) for n, a in arrays.items()}
+    return MNISTData(**arrays, source=source, content_md5=digests)

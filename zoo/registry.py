@@ -108,7 +108,9 @@ class ZooEntry:
     def config(self, name: str) -> TrainConfig:
         """The named config, or a ValueError listing the known names."""
         if name not in self.configs:
-            raise ValueError(f"Unknown config {name!r} for model {self.name!r}. Known configs: {sorted(self.configs)}.")
+            raise ValueError(
+                f"Unknown config {name!r} for model {self.name!r}. Known configs: {sorted(self.configs)}."
+            )
         return self.configs[name]()
 
 

@@ -1,0 +1,125 @@
+"""The few operations whose right form differs between Keras backends.
+
+Everything else in keras_gradnoise is written with keras.ops. What lives here:
+- drawing the standard normal sample for step t as a pure function of (seed, t): counter-based RNGs on every
+  backend, so the sample is the same on every replica, needs no RNG state besides two optimizer variables, and can
+  be scheduled alongside the backward pass (it does not depend on the gradients);
+- on TensorFlow, the cross-replica sum of the gradients and the distributed variable update, which stock Keras
+  fuses into `_backend_update_step` (we need the clipping and the noise between the two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import ops
+
+
+def _backend() -> str:
+    return keras.backend.backend()
+
+
+def standard_normal(size: int, seed: Any, step: Any) -> Any:
+    """A float32 vector of `size` i.i.d. N(0, 1) samples, a pure function of the integer scalars (seed, step).
+
+    Args:
+        size: number of samples (static).
+        seed: int32 scalar (tensor or variable) identifying the run.
+        step: int32 scalar (tensor or variable) identifying the update.
+
+    Returns:
+        A float32 tensor of shape (size,).
+    """
+    backend = _backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        key = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
+        # Philox is TF's counter-based generator on CPU and GPU; a fixed algorithm keeps samples identical across
+        # devices (alg="auto_select" may differ between them).
+        return tf.random.stateless_normal((size,), seed=key, dtype=tf.float32, alg="philox")
+    if backend == "jax":
+        import jax
+
+        key = jax.random.fold_in(jax.random.key(ops.convert_to_tensor(seed, "uint32")), step)
+        return jax.random.normal(key, (size,), dtype="float32")
+    raise NotImplementedError(
+        f"keras_gradnoise supports the tensorflow and jax backends; the active backend is {backend!r}."
+    )
+
+
+def densify(gradient: Any) -> Any:
+    """A dense tensor for a sparse gradient (TensorFlow's IndexedSlices from an Embedding), else the gradient."""
+    if _backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(gradient, tf.IndexedSlices):
+            return tf.convert_to_tensor(gradient)
+    return gradient
+
+
+def num_replicas(optimizer: Any) -> int:
+    """How many replicas compute gradients in sync (1 outside tf.distribute)."""
+    strategy = getattr(optimizer, "_distribution_strategy", None)
+    return 1 if strategy is None else int(strategy.num_replicas_in_sync)
+
+
+def sum_across_replicas(optimizer: Any, grads: Sequence[Any], variables: Sequence[Any]) -> list[Any]:
+    """The gradients summed over replicas under tf.distribute; unchanged on other backends and one device.
+
+    Keras' TF trainer scales each replica's loss by 1/num_replicas, so the sum is the global-batch mean gradient.
+    """
+    if _backend() != "tensorflow":
+        return list(grads)
+    pairs = optimizer._all_reduce_sum_gradients(list(zip(grads, _tf_variables(variables))))
+    return [grad for grad, _ in pairs]
+
+
+def all_finite(grads: Sequence[Any]) -> Any:
+    """A boolean scalar: every entry of every gradient is finite."""
+    return ops.all(ops.stack([ops.all(ops.isfinite(g)) for g in grads]))
+
+
+def apply_updates(
+    optimizer: Any,
+    base_update_step: Any,
+    grads: Sequence[Any],
+    variables: Sequence[Any],
+    learning_rate: Any,
+    apply_if: Any = None,
+) -> None:
+    """Runs the base optimizer's per-variable `update_step` for already summed gradients.
+
+    Args:
+        optimizer: the noisy optimizer.
+        base_update_step: the base class's `_backend_update_step`, used on backends without tf.distribute.
+        grads: gradients after the cross-replica sum, clipping and noise.
+        variables: the matching trainable variables.
+        learning_rate: the learning rate.
+        apply_if: None, or a boolean scalar; when it is false no variable is touched (TensorFlow only).
+    """
+    if _backend() != "tensorflow":
+        base_update_step(grads, variables, learning_rate)
+        return
+    import tensorflow as tf
+
+    def update(distribution: Any, grads_and_vars: Any, learning_rate: Any, apply_if: Any) -> None:
+        def run() -> None:
+            optimizer._distributed_tf_update_step(distribution, grads_and_vars, learning_rate)
+
+        if apply_if is None:
+            run()
+        else:
+            # A cond in cross-replica context may contain distribution.extended.update (as LossScaleOptimizer does).
+            tf.cond(distribution.experimental_local_results(apply_if)[0], run, lambda: None)
+
+    pairs = list(zip(grads, _tf_variables(variables)))
+    tf.__internal__.distribute.interim.maybe_merge_call(
+        update, optimizer._distribution_strategy, pairs, learning_rate, apply_if
+    )
+
+
+def _tf_variables(variables: Sequence[Any]) -> list[Any]:
+    return [v.value if isinstance(v, keras.Variable) else v for v in variables]

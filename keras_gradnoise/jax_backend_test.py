@@ -1,0 +1,98 @@
+"""The same guarantees on the JAX backend (the lent GPU machines have JAX, not TensorFlow), in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, math, os, tempfile
+    import numpy as np
+    import keras
+    assert keras.backend.backend() == "jax"
+    from keras_gradnoise import NoisyAdam, NoisySGD
+
+    out = {}
+    n = 20000
+
+    # Variance at several steps, inside JAX's jitted, stateless train step (model.fit).
+    variances = {}
+    for steps in (1, 4):
+        model = keras.Sequential([keras.Input((n,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+        model.compile(optimizer=NoisySGD(learning_rate=1.0, eta=0.3, seed=2), loss="mse")
+        model.fit(np.zeros((steps, n), "float32"), np.ones((steps, 1), "float32"), batch_size=1, verbose=0)
+        variances[steps] = float(np.var(np.asarray(model.layers[0].kernel.value)))
+        out[f"noise_step_{steps}"] = int(np.asarray(model.optimizer.noise_step.value))
+    out["variances"] = variances
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 6)).astype("float32"), rng.integers(0, 3, 64)
+
+    def small(optimizer):
+        keras.utils.set_random_seed(5)
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(16, activation="relu"),
+                                  keras.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+        return model
+
+    # eta = 0 equals the base optimizer bit for bit (clipping moved, but the same arithmetic).
+    a = small(keras.optimizers.Adam(0.05, global_clipnorm=0.1)); a.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    b = small(NoisyAdam(0.05, eta=0.0, global_clipnorm=0.1)); b.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    out["eta0_equal"] = all(np.array_equal(p, q) for p, q in zip(a.get_weights(), b.get_weights()))
+
+    # Save, load, resume: bit-identical to an uninterrupted run.
+    straight = small(NoisyAdam(0.01, eta=0.3, seed=4)); straight.fit(x, y, batch_size=16, epochs=4, shuffle=False, verbose=0)
+    first = small(NoisyAdam(0.01, eta=0.3, seed=4)); first.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    path = os.path.join(tempfile.mkdtemp(), "m.keras")
+    first.save(path)
+    resumed = keras.saving.load_model(path)
+    resumed.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    out["resume_equal"] = all(np.array_equal(p, q) for p, q in zip(straight.get_weights(), resumed.get_weights()))
+    out["noise_differs_per_step"] = not np.array_equal(straight.get_weights()[0], first.get_weights()[0])
+
+    # Gradient accumulation: noise once per real update (same as a plain run with the averaged gradient).
+    results = []
+    for optimizer, calls in ((NoisySGD(1.0, eta=1.0, seed=7, gradient_accumulation_steps=2), 4),
+                             (NoisySGD(1.0, eta=1.0, seed=7), 2)):
+        model = keras.Sequential([keras.Input((50,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+        model.compile(optimizer=optimizer, loss="mse")
+        model.fit(np.zeros((calls, 50), "float32"), np.ones((calls, 1), "float32"), batch_size=1, shuffle=False, verbose=0)
+        results.append(np.asarray(model.layers[0].kernel.value))
+        out.setdefault("accumulation_noise_steps", []).append(int(np.asarray(optimizer.noise_step.value)))
+    out["accumulation_equal"] = bool(np.array_equal(results[0], results[1]))
+    print("RESULT " + json.dumps(out))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def jax_results():
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def test_jax_noise_variance(jax_results):
+    tolerance = 6 * (2 / 20000) ** 0.5
+    for steps, variance in jax_results["variances"].items():
+        expected = sum(0.3 / (1 + t) ** 0.55 for t in range(int(steps)))
+        assert variance == pytest.approx(expected, rel=tolerance)
+    assert jax_results["noise_step_1"] == 1 and jax_results["noise_step_4"] == 4
+
+
+def test_jax_eta_zero_and_resume_are_exact(jax_results):
+    assert jax_results["eta0_equal"]
+    assert jax_results["resume_equal"] and jax_results["noise_differs_per_step"]
+
+
+def test_jax_gradient_accumulation(jax_results):
+    assert jax_results["accumulation_equal"]
+    assert jax_results["accumulation_noise_steps"] == [2, 2]

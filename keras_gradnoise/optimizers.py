@@ -1,0 +1,288 @@
+"""Annealed Gaussian gradient noise for any Keras optimizer (Neelakantan et al. 2015, arXiv 1511.06807).
+
+`with_gradient_noise(keras.optimizers.Adam)` returns `NoisyAdam`, a subclass that adds N(0, sigma_t^2) to every
+gradient before the base optimizer's update, with sigma_t^2 = eta / (1 + t)^gamma.
+
+Where the noise goes, and why there. Keras 3 processes gradients in this order (base_optimizer.py):
+
+    apply(): filter None grads -> unscale by loss_scale_factor -> _backend_apply_gradients():
+        [gradient accumulation: average micro-steps, only on real update steps]
+        _clip_gradients() -> weight decay -> _backend_update_step():
+            [TensorFlow: all-reduce over replicas] -> update_step() per variable
+    iterations += 1
+
+`apply_gradients` is the wrong place: it runs only on the TensorFlow backend, before clipping, on every
+micro-step under gradient accumulation, and LossScaleOptimizer bypasses it. `update_step` is the wrong place too:
+under tf.distribute it runs once per mirrored copy of each variable, and it sees one variable at a time. So the
+noisy optimizer overrides `_backend_update_step`, which every backend calls exactly once per real update with the
+unscaled, accumulated gradients, and moves the clipping there:
+
+    _clip_gradients(): deferred (identity)
+    _backend_update_step(): sum over replicas -> clip (clipnorm / global_clipnorm / clipvalue) -> + noise -> update
+
+so that clipping sees the all-reduced gradient (N replicas make the same update as one device with the same global
+batch; stock Keras clips each replica's partial gradient), the noise std does not depend on the replica count, and
+every replica adds the identical sample.
+
+The sample for update t is a pure function of (seed, t): a counter-based RNG keyed by two int32 optimizer
+variables, `noise_seed` and `noise_step`. Being optimizer variables, they are threaded through JAX's stateless
+train step and saved with the model, so `model.save` -> `load_model` -> `fit` continues bit-identically.
+`noise_step` counts the updates actually applied: it does not advance on gradient-accumulation micro-steps nor on
+steps skipped for non-finite gradients.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import random
+from typing import Any
+
+import keras
+from keras import ops
+from keras.optimizers import Optimizer
+from keras.saving import register_keras_serializable
+from keras.src.optimizers import base_optimizer
+
+from keras_gradnoise import backend
+from keras_gradnoise.schedules import PACKAGE, AnnealedNoise, ConstantNoise, NoiseSchedule
+
+DEFAULT_ETA = 0.01
+DEFAULT_GAMMA = 0.55
+_MAX_SEED = 2**31 - 1
+
+
+class GradientNoiseMixin:
+    """Adds annealed Gaussian gradient noise to a Keras optimizer; use through `with_gradient_noise`.
+
+    Args:
+        eta: noise VARIANCE at step 0 of sigma_t^2 = eta / (1 + t)^gamma (>= 0; 0 disables the noise). Default
+            0.01 when neither `noise_std` nor `noise_schedule` is given. The paper uses 0.01, 0.3 or 1.0.
+        gamma: annealing exponent (>= 0; default 0.55 as in the paper).
+        noise_std: a constant noise standard deviation instead of the annealed schedule.
+        noise_schedule: any `NoiseSchedule` (step -> std) instead of the two above.
+        seed: int in [0, 2**31 - 1]; the same seed gives the same noise. None draws one at random (it is kept in
+            the optimizer's variables, so a saved and reloaded run still continues identically).
+        skip_nonfinite: under tf.distribute with several replicas, skip the update (and keep t) when the summed
+            gradient is not finite. None (default) enables it under the "mixed_float16" policy, where Keras'
+            LossScaleOptimizer checks only the first replica's gradient for infs.
+        **kwargs: the base optimizer's own arguments (learning_rate, clipnorm, global_clipnorm, ...).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        eta: float | None = None,
+        gamma: float | None = None,
+        noise_std: float | None = None,
+        noise_schedule: NoiseSchedule | dict | None = None,
+        seed: int | None = None,
+        skip_nonfinite: bool | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, **kwargs)
+        self.eta, self.gamma, self.noise_std = eta, gamma, noise_std
+        self.noise_schedule = _resolve_schedule(eta, gamma, noise_std, noise_schedule)
+        self._custom_schedule = noise_schedule is not None
+        self.seed = _check_seed(seed)
+        if skip_nonfinite is not None and not isinstance(skip_nonfinite, bool):
+            raise ValueError(f"`skip_nonfinite` must be True, False or None; got {skip_nonfinite!r}.")
+        self.skip_nonfinite = skip_nonfinite
+
+    def build(self, variables: list[Any]) -> None:
+        if self.built:
+            return
+        super().build(variables)
+        initial_seed = self.seed if self.seed is not None else random.SystemRandom().randint(0, _MAX_SEED)
+        self._noise_seed = self.add_variable(
+            shape=(),
+            dtype="int32",
+            initializer=keras.initializers.Constant(initial_seed),
+            aggregation="only_first_replica",
+            name="noise_seed",
+        )
+        self._noise_step = self.add_variable(
+            shape=(), dtype="int32", initializer="zeros", aggregation="only_first_replica", name="noise_step"
+        )
+
+    @property
+    def noise_step(self) -> Any:
+        """t: the number of noisy updates applied so far (an int32 optimizer variable)."""
+        return self._noise_step
+
+    def current_noise_stddev(self) -> float:
+        """sigma_t for the next update, as a Python float (0.0 before the optimizer is built)."""
+        step = int(ops.convert_to_numpy(self._noise_step)) if self.built else 0
+        return float(self.noise_schedule(step))
+
+    def _clip_gradients(self, grads: list[Any]) -> list[Any]:
+        # Deferred to _backend_update_step, after the cross-replica sum (see the module docstring).
+        return grads
+
+    def _backend_update_step(
+        self, grads: list[Any], trainable_variables: list[Any], learning_rate: Any
+    ) -> None:
+        grads = backend.sum_across_replicas(self, grads, trainable_variables)
+        grads = [backend.densify(g) for g in grads]
+        grads = base_optimizer.BaseOptimizer._clip_gradients(self, grads)
+        step = ops.convert_to_tensor(self._noise_step)
+        if not self.noise_schedule.is_zero:
+            grads = self._add_noise(grads, step)
+        apply_if = None
+        if self._skips_nonfinite():
+            apply_if = backend.all_finite(grads)
+        backend.apply_updates(
+            self, super()._backend_update_step, grads, trainable_variables, learning_rate, apply_if=apply_if
+        )
+        increment = 1 if apply_if is None else ops.cast(apply_if, "int32")
+        self._noise_step.assign_add(increment)
+
+    def _add_noise(self, grads: list[Any], step: Any) -> list[Any]:
+        sizes = [math.prod(g.shape) for g in grads]
+        # One RNG call for all variables: per-call overhead dominates for the many small tensors of a deep net.
+        sample = backend.standard_normal(sum(sizes), ops.convert_to_tensor(self._noise_seed), step)
+        sample = sample * self.noise_schedule(step)
+        noisy, offset = [], 0
+        for grad, size in zip(grads, sizes):
+            noise = ops.reshape(sample[offset : offset + size], grad.shape)
+            noisy.append(grad + ops.cast(noise, grad.dtype))
+            offset += size
+        return noisy
+
+    def _skips_nonfinite(self) -> bool:
+        if backend.num_replicas(self) < 2:
+            return False
+        if self.skip_nonfinite is not None:
+            return self.skip_nonfinite
+        return keras.config.dtype_policy().name == "mixed_float16"
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "eta": self.eta,
+                "gamma": self.gamma,
+                "noise_std": self.noise_std,
+                "noise_schedule": (
+                    keras.saving.serialize_keras_object(self.noise_schedule)
+                    if self._custom_schedule
+                    else None
+                ),
+                "seed": self.seed,
+                "skip_nonfinite": self.skip_nonfinite,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Optimizer:
+        config = dict(config)
+        if isinstance(config.get("noise_schedule"), dict):
+            config["noise_schedule"] = keras.saving.deserialize_keras_object(
+                config["noise_schedule"], custom_objects=custom_objects
+            )
+        return super().from_config(config, custom_objects=custom_objects)
+
+
+def _resolve_schedule(
+    eta: float | None, gamma: float | None, noise_std: float | None, noise_schedule: Any
+) -> NoiseSchedule:
+    given = [
+        name
+        for name, value in (("eta", eta), ("noise_std", noise_std), ("noise_schedule", noise_schedule))
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ValueError(
+            f"Give at most one of `eta` (annealed schedule), `noise_std` (constant) and `noise_schedule`; got "
+            f"{' and '.join(given)}."
+        )
+    if gamma is not None and given and given[0] != "eta":
+        raise ValueError(
+            f"`gamma` belongs to the annealed schedule; it cannot be combined with `{given[0]}`."
+        )
+    if noise_schedule is not None:
+        if isinstance(noise_schedule, dict):
+            noise_schedule = keras.saving.deserialize_keras_object(noise_schedule)
+        if not isinstance(noise_schedule, NoiseSchedule):
+            raise ValueError(
+                "`noise_schedule` must be a keras_gradnoise.NoiseSchedule (subclass it to write your own); got "
+                f"{noise_schedule!r}."
+            )
+        return noise_schedule
+    if noise_std is not None:
+        return ConstantNoise(noise_std)
+    return AnnealedNoise(DEFAULT_ETA if eta is None else eta, DEFAULT_GAMMA if gamma is None else gamma)
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= _MAX_SEED:
+        raise ValueError(f"`seed` must be None or an int in [0, {_MAX_SEED}]; got {seed!r}.")
+    return int(seed)
+
+
+_NOISY_CLASSES: dict[type, type] = {}
+
+
+def with_gradient_noise(optimizer_class: type) -> type:
+    """Returns the noisy subclass of a Keras optimizer class: `with_gradient_noise(keras.optimizers.Lion)`.
+
+    The subclass takes the base class's arguments plus `eta`, `gamma`, `noise_std`, `noise_schedule`, `seed` and
+    `skip_nonfinite` (see `GradientNoiseMixin`), and is registered for serialization as
+    "keras_gradnoise>Noisy<BaseName>". The same class object is returned for repeated calls. A model saved with a
+    noisy version of your own optimizer class loads again once `with_gradient_noise(YourClass)` has been called.
+
+    Args:
+        optimizer_class: a subclass of `keras.optimizers.Optimizer` (not LossScaleOptimizer: wrap the noisy
+            optimizer in it instead, as `model.compile` does under mixed precision).
+
+    Returns:
+        The noisy optimizer class.
+
+    Example:
+        >>> NoisyLion = with_gradient_noise(keras.optimizers.Lion)
+        >>> optimizer = NoisyLion(learning_rate=1e-4, eta=0.3, seed=1)
+
+    Reference: Neelakantan et al. 2015, "Adding Gradient Noise Improves Learning for Very Deep Networks".
+    """
+    if not (inspect.isclass(optimizer_class) and issubclass(optimizer_class, Optimizer)):
+        raise ValueError(
+            f"with_gradient_noise takes a keras.optimizers.Optimizer subclass; got {optimizer_class!r}."
+        )
+    if issubclass(optimizer_class, GradientNoiseMixin):
+        return optimizer_class
+    if issubclass(optimizer_class, keras.optimizers.LossScaleOptimizer):
+        raise ValueError(
+            "with_gradient_noise cannot wrap LossScaleOptimizer; make the inner optimizer noisy instead: "
+            "LossScaleOptimizer(NoisyAdam(...))."
+        )
+    if optimizer_class not in _NOISY_CLASSES:
+        name = f"Noisy{optimizer_class.__name__}"
+        noisy_class = type(
+            name,
+            (GradientNoiseMixin, optimizer_class),
+            {
+                "__doc__": f"{optimizer_class.__name__} with annealed Gaussian gradient noise.\n\n"
+                + (GradientNoiseMixin.__doc__ or ""),
+                "__module__": __name__,
+            },
+        )
+        _NOISY_CLASSES[optimizer_class] = register_keras_serializable(package=PACKAGE, name=name)(noisy_class)
+    return _NOISY_CLASSES[optimizer_class]
+
+
+NoisySGD = with_gradient_noise(keras.optimizers.SGD)
+NoisyAdam = with_gradient_noise(keras.optimizers.Adam)
+NoisyAdamW = with_gradient_noise(keras.optimizers.AdamW)
+NoisyAdamax = with_gradient_noise(keras.optimizers.Adamax)
+NoisyNadam = with_gradient_noise(keras.optimizers.Nadam)
+NoisyRMSprop = with_gradient_noise(keras.optimizers.RMSprop)
+NoisyAdagrad = with_gradient_noise(keras.optimizers.Adagrad)
+NoisyAdadelta = with_gradient_noise(keras.optimizers.Adadelta)
+NoisyAdafactor = with_gradient_noise(keras.optimizers.Adafactor)
+NoisyFtrl = with_gradient_noise(keras.optimizers.Ftrl)
+NoisyLion = with_gradient_noise(keras.optimizers.Lion)
+NoisyLamb = with_gradient_noise(keras.optimizers.Lamb)
