@@ -50,13 +50,14 @@ def standard_normal(size: int, seed: Any, step: Any) -> Any:
     )
 
 
-def densify(gradient: Any) -> Any:
-    """A dense tensor for a sparse gradient (TensorFlow's IndexedSlices from an Embedding), else the gradient."""
+def densify(gradient: Any, shape: tuple) -> Any:
+    """A dense tensor of the variable's static `shape` for a sparse gradient (TensorFlow's IndexedSlices from an
+    Embedding, whose dense form loses the static shape); any other gradient unchanged."""
     if _backend() == "tensorflow":
         import tensorflow as tf
 
         if isinstance(gradient, tf.IndexedSlices):
-            return tf.convert_to_tensor(gradient)
+            return tf.reshape(tf.convert_to_tensor(gradient), shape)
     return gradient
 
 

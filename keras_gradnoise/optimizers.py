@@ -124,7 +124,7 @@ class GradientNoiseMixin:
         self, grads: list[Any], trainable_variables: list[Any], learning_rate: Any
     ) -> None:
         grads = backend.sum_across_replicas(self, grads, trainable_variables)
-        grads = [backend.densify(g) for g in grads]
+        grads = [backend.densify(g, v.shape) for g, v in zip(grads, trainable_variables)]
         grads = base_optimizer.BaseOptimizer._clip_gradients(self, grads)
         step = ops.convert_to_tensor(self._noise_step)
         if not self.noise_schedule.is_zero:
@@ -139,7 +139,7 @@ class GradientNoiseMixin:
         self._noise_step.assign_add(increment)
 
     def _add_noise(self, grads: list[Any], step: Any) -> list[Any]:
-        sizes = [math.prod(g.shape) for g in grads]
+        sizes = [math.prod(g.shape) for g in grads]  # static: densify restored sparse gradients' shapes
         # One RNG call for all variables: per-call overhead dominates for the many small tensors of a deep net.
         sample = backend.standard_normal(sum(sizes), ops.convert_to_tensor(self._noise_seed), step)
         sample = sample * self.noise_schedule(step)

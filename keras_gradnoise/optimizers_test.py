@@ -335,3 +335,21 @@ def test_save_load_resume_is_bit_exact(optimizer_class, tmp_path):
     resumed.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_sparse_gradient_without_a_static_dense_shape():
+    # Inside a traced function, an IndexedSlices' dense shape is a tensor, so its dense form has no static shape.
+    import tensorflow as tf
+
+    variable = keras.Variable(np.zeros((5, 8), "float32"))
+    optimizer = NoisySGD(learning_rate=1.0, eta=0.3, seed=1)
+    optimizer.build([variable])
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)])
+    def step(ids, rows):
+        values = tf.ones([tf.shape(ids)[0], 8])
+        optimizer.apply([tf.IndexedSlices(values, ids, dense_shape=tf.stack([rows, 8]))], [variable])
+
+    step(tf.constant([1, 3], tf.int32), tf.constant(5))
+    delta = -variable.numpy()
+    assert np.all(delta[[1, 3]] != 0) and np.all(delta[[0, 2, 4]] != 0)  # looked-up rows and the rest moved
