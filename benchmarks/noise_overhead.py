@@ -82,6 +82,9 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=20)
     parser.add_argument("--steps_per_block", type=int, default=30)
     parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument(
+        "--jit", default="both", choices=["both", "on", "off"], help="jit_compile settings (JAX: always jitted)"
+    )
     args = parser.parse_args()
     print(
         f"backend={keras.backend.backend()} keras={keras.__version__} machine={platform.machine()} "
@@ -89,7 +92,10 @@ def main() -> None:
     )
     builders = {"mlp": mlp, "conv": convnet}
     for name in args.models.split(","):
-        for jit in (False, True):
+        jits = {"both": (False, True), "on": (True,), "off": (False,)}[args.jit]
+        if keras.backend.backend() == "jax":
+            jits = (True,)
+        for jit in jits:
             result = measure(builders[name], jit, args.blocks, args.steps_per_block, args.batch)
             print(
                 f"{name:5s} jit_compile={jit!s:5s} plain {result['plain_ms']:.3f} ms/step  "

@@ -1,0 +1,172 @@
+"""The shared test base every registered zoo model must pass.
+
+For each name in `zoo.names()`: the model builds from its smoke config, trains a step with its noisy optimizer,
+survives a `.keras` round-trip with its optimizer state (weights, optimizer variables and `iterations` kept, and a
+further step equal between the original and the reloaded model), and its smoke config runs through train.py.
+One JAX-backend subprocess trains every model one step from its smoke config through the same harness.
+A name whose folder is not written yet is skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests import helpers
+from zoo import registry
+
+NAMES = registry.names()
+
+
+def _entry(name: str):
+    module = registry._MODULES[name]
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{name}: {module.replace('.', '/')}/ does not exist yet")
+    try:
+        return registry.get(name)
+    except (ImportError, AttributeError, KeyError) as error:
+        pytest.skip(f"{name}: {module} defines no usable ENTRY yet ({type(error).__name__}: {error})")
+
+
+def _available() -> list[str]:
+    available = []
+    for name in NAMES:
+        try:
+            registry.get(name)
+        except (ImportError, AttributeError, KeyError):
+            continue
+        available.append(name)
+    return available
+
+
+def _values(variables) -> list[np.ndarray]:
+    import keras
+
+    return [keras.ops.convert_to_numpy(v) for v in variables]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_builds_trains_a_step_and_round_trips_with_optimizer_state(name, tmp_path):
+    import keras
+
+    from zoo import training
+
+    entry = _entry(name)
+    for config_name in ("smoke", "default", "paper"):
+        assert entry.config(config_name).model == name, config_name
+    config = entry.config("smoke").validate()
+    keras.utils.set_random_seed(config.seed)
+    data = entry.make_data(config, None)
+    source = training._training_source(data, config)
+    one_step = training.EpochView(source, steps=1)
+    model = entry.build_model(**config.model_kwargs)
+    model.compile(optimizer=training.build_optimizer(config, len(source)), **entry.compile_kwargs(config))
+    initial = _values(model.trainable_variables) if model.built else None
+    model.fit(one_step, epochs=1, verbose=0, shuffle=False)
+    assert int(model.optimizer.iterations) == 1
+    trained = _values(model.trainable_variables)
+    assert all(np.all(np.isfinite(w)) for w in trained)
+    if initial is not None:
+        assert any(not np.array_equal(a, b) for a, b in zip(initial, trained)), "one step changed no weight"
+
+    path = str(tmp_path / f"{name}.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    assert int(loaded.optimizer.iterations) == 1
+    for a, b in zip(_values(model.weights), _values(loaded.weights)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(_values(model.optimizer.variables), _values(loaded.optimizer.variables)):
+        np.testing.assert_array_equal(a, b)
+
+    # The noise sample is a function of the saved (noise_seed, noise_step): the next step agrees too.
+    model.fit(one_step, epochs=1, verbose=0, shuffle=False)
+    loaded.fit(one_step, epochs=1, verbose=0, shuffle=False)
+    assert int(loaded.optimizer.iterations) == 2
+    for a, b in zip(_values(model.weights), _values(loaded.weights)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory) -> dict[str, tuple[str, subprocess.CompletedProcess]]:
+    """Each available model's smoke config through train.py, two processes at a time (TF's import dominates)."""
+    root = tmp_path_factory.mktemp("smoke")
+    pending = list(_available())
+    running: list[tuple[str, str, subprocess.Popen]] = []
+    done: dict[str, tuple[str, subprocess.CompletedProcess]] = {}
+    while pending or running:
+        while pending and len(running) < 2:
+            name = pending.pop(0)
+            workdir = str(root / name)
+            argv = helpers.train_command(
+                f"--model={name}", "--config=smoke", f"--workdir={workdir}", "--verbose=2"
+            )
+            process = subprocess.Popen(
+                argv,
+                cwd=helpers.REPO,
+                env=helpers.subprocess_env(),
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            running.append((name, workdir, process))
+        name, workdir, process = running.pop(0)
+        stdout, stderr = process.communicate(timeout=600)
+        done[name] = (workdir, subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return done
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_smoke_config_runs_through_train_py(name, smoke_runs):
+    _entry(name)
+    workdir, process = smoke_runs[name]
+    assert process.returncode == 0, process.stderr[-3000:]
+    with open(os.path.join(workdir, "results.json")) as f:
+        results = json.load(f)
+    assert results["config"]["model"] == name
+    assert results["history"] and all(
+        len(v) == results["config"]["epochs"] for v in results["history"].values()
+    )
+    assert os.path.exists(os.path.join(workdir, "model.keras"))
+
+
+_JAX_SCRIPT = """
+import json, sys, traceback
+from zoo import registry
+from zoo.training import train_and_evaluate
+status = {}
+for name in sys.argv[2:]:
+    try:
+        config = registry.get(name).config("smoke").replace(epochs=1, steps_per_epoch=1)
+        results = train_and_evaluate(config, sys.argv[1] + "/" + name, verbose=0)
+        status[name] = "ok" if results["backend"] == "jax" else "ran on " + results["backend"]
+    except Exception:
+        status[name] = traceback.format_exc()[-2000:]
+print("STATUS " + json.dumps(status))
+"""
+
+
+@pytest.fixture(scope="module")
+def jax_status(tmp_path_factory) -> dict[str, str]:
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed")
+    names = _available()
+    if not names:
+        pytest.skip("no zoo model is ready yet")
+    argv = [sys.executable, "-c", _JAX_SCRIPT, str(tmp_path_factory.mktemp("jax")), *names]
+    process = helpers.run(argv, timeout=600, KERAS_BACKEND="jax")
+    lines = [line for line in process.stdout.splitlines() if line.startswith("STATUS ")]
+    assert lines, process.stderr[-3000:]
+    return json.loads(lines[-1][len("STATUS ") :])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_trains_a_step_on_the_jax_backend(name, jax_status):
+    _entry(name)
+    assert jax_status[name] == "ok", jax_status[name]

@@ -1,0 +1,142 @@
+"""Trains one zoo model: `python train.py --model=deep_mlp --config=smoke --workdir=/tmp/mlp`.
+
+Flags left unset keep the named config's value. See docs/training.md for the workdir layout, resuming and
+distributed training. Bad input (unknown model/config/strategy, out-of-range numbers, a missing --data_dir,
+malformed TF_CONFIG) ends with exit status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags, logging
+
+from zoo import registry
+from zoo.distribute import STRATEGIES, parse_tf_config
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, f"Zoo model: {', '.join(registry.names())}.")
+flags.DEFINE_string("config", "default", "Named config of the model: smoke, default, paper, ...")
+flags.DEFINE_string(
+    "workdir", None, "Output directory (config.json, checkpoint/, tensorboard/, model.keras, ...)."
+)
+flags.DEFINE_string(
+    "data_dir", None, "Local copy of the task's data; unset: the default location or download."
+)
+flags.DEFINE_bool("resume", False, "Continue the run in --workdir from its latest checkpoint.")
+flags.DEFINE_string(
+    "strategy", "auto", f"Distribution strategy: {', '.join(STRATEGIES)} (multi_worker reads TF_CONFIG)."
+)
+flags.DEFINE_integer(
+    "cpu_devices", None, "Split the CPU into this many logical devices (try mirrored on CPU)."
+)
+flags.DEFINE_integer("checkpoint_every_steps", None, "Also checkpoint every N steps inside an epoch.")
+flags.DEFINE_integer("verbose", 1, "1: progress bars, 2: one line per epoch, 0: silent.")
+flags.DEFINE_string(
+    "optimizer", None, "Keras optimizer name (sgd, adam, adamw, rmsprop, ...); noise is added to it."
+)
+flags.DEFINE_float("learning_rate", None, "Initial learning rate (> 0).")
+flags.DEFINE_float(
+    "noise_eta", None, "Noise variance scale eta of eta/(1+t)^gamma (>= 0; 0 disables the noise)."
+)
+flags.DEFINE_float("noise_gamma", None, "Noise annealing exponent gamma (>= 0).")
+flags.DEFINE_float(
+    "noise_std", None, "Constant noise standard deviation instead of the annealed schedule (>= 0)."
+)
+flags.DEFINE_float("clipnorm", None, "Clip each gradient tensor to this norm (> 0), before the noise.")
+flags.DEFINE_float(
+    "global_clipnorm", None, "Clip all gradients jointly to this global norm (> 0), before the noise."
+)
+flags.DEFINE_integer("epochs", None, "Number of epochs (>= 1).")
+flags.DEFINE_integer("steps", None, "Steps per epoch (>= 1); unset: one pass over the training data.")
+flags.DEFINE_integer("batch_size", None, "Global batch size (>= 1), split across replicas.")
+flags.DEFINE_integer("seed", None, "Seed of initialization, data order and noise.")
+
+# flag name -> TrainConfig field
+_OVERRIDES = {
+    "optimizer": "optimizer",
+    "learning_rate": "learning_rate",
+    "noise_eta": "noise_eta",
+    "noise_gamma": "noise_gamma",
+    "noise_std": "noise_std",
+    "clipnorm": "clipnorm",
+    "global_clipnorm": "global_clipnorm",
+    "epochs": "epochs",
+    "steps": "steps_per_epoch",
+    "batch_size": "batch_size",
+    "seed": "seed",
+}
+
+
+def _check_cheap_flags() -> None:
+    """Checks what needs no TensorFlow, so these mistakes fail fast, before its slow and chatty import."""
+    if not FLAGS.model:
+        raise ValueError(f"--model is required. Known models: {', '.join(registry.names())}.")
+    if FLAGS.model not in registry.names():
+        raise ValueError(f"Unknown model {FLAGS.model!r}. Known models: {', '.join(registry.names())}.")
+    if not FLAGS.workdir:
+        raise ValueError("--workdir is required (the run's output directory).")
+    if FLAGS.data_dir is not None and not os.path.isdir(FLAGS.data_dir):
+        raise ValueError(f"--data_dir {FLAGS.data_dir!r} does not exist or is not a directory.")
+    if FLAGS.strategy not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {FLAGS.strategy!r}. Known strategies: {', '.join(STRATEGIES)}.")
+    if FLAGS.strategy == "multi_worker":
+        parse_tf_config()
+    for name, minimum in (("learning_rate", 0.0), ("clipnorm", 0.0), ("global_clipnorm", 0.0)):
+        if FLAGS[name].value is not None and not FLAGS[name].value > minimum:
+            raise ValueError(f"--{name} must be > {minimum}; got {FLAGS[name].value}.")
+    for name in ("noise_eta", "noise_gamma", "noise_std"):
+        if FLAGS[name].value is not None and not FLAGS[name].value >= 0:
+            raise ValueError(f"--{name} must be >= 0; got {FLAGS[name].value}.")
+    for name in ("epochs", "steps", "batch_size", "cpu_devices", "checkpoint_every_steps"):
+        if FLAGS[name].value is not None and FLAGS[name].value < 1:
+            raise ValueError(f"--{name} must be >= 1; got {FLAGS[name].value}.")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        _fail(f"unexpected arguments {argv[1:]}; all options are --flags (see --helpshort).")
+    if not FLAGS["verbosity"].present:
+        # tf.distribute logs every all-reduce setup at INFO through absl; keep the progress bars readable.
+        logging.set_verbosity(logging.WARNING)
+    try:
+        _check_cheap_flags()
+        from zoo import training  # imports TensorFlow: only after the cheap checks
+
+        config = registry.get(FLAGS.model).config(FLAGS.config)
+        changes = {
+            field: FLAGS[flag].value for flag, field in _OVERRIDES.items() if FLAGS[flag].value is not None
+        }
+        if FLAGS.noise_std is not None:
+            changes["noise_eta"] = 0.0
+        if FLAGS.noise_eta is not None and FLAGS.noise_std is None:
+            changes["noise_std"] = None
+        config = config.replace(**changes).validate()
+        results = training.train_and_evaluate(
+            config,
+            FLAGS.workdir,
+            data_dir=FLAGS.data_dir,
+            strategy=FLAGS.strategy,
+            resume=FLAGS.resume,
+            verbose=FLAGS.verbose,
+            checkpoint_every_steps=FLAGS.checkpoint_every_steps,
+            cpu_devices=FLAGS.cpu_devices,
+        )
+    except ValueError as error:  # also DataError, CheckpointError and StrategyError
+        if os.environ.get("TRAIN_TRACEBACK"):
+            raise
+        _fail(f"{error} (TRAIN_TRACEBACK=1 shows the traceback)")
+    metrics = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in results["metrics"].items()
+    )
+    print(f"Done in {results['wall_seconds']:.1f}s: {metrics}. Results in {FLAGS.workdir}/results.json")
+
+
+def _fail(message: str) -> None:
+    print(f"train.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    app.run(main)

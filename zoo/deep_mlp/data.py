@@ -1,0 +1,104 @@
+"""MNIST for the deep MLP: the training arrays, the test-set evaluation and the data's provenance.
+
+The training set goes to the trainer as (images, labels) arrays; zoo.training batches and shuffles them from
+(seed, epoch) alone, so a resumed run sees exactly the batches an uninterrupted one would. Images stay raw
+uint8 (the model scales them), which keeps the full training set at 47 MB per process.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+
+from zoo.config import TrainConfig
+from zoo.datasets import DataError, MNISTData, load_mnist, mnist_content_md5, read_mnist_npz
+from zoo.registry import TaskData
+
+# The shipped test fixture: the first 300 training and the first 100 test images of the official MNIST.
+FIXTURE_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "mnist_tiny.npz")
+SOURCES: tuple[str, ...] = ("mnist", "fixture")
+DATA_KWARGS: frozenset[str] = frozenset({"source", "train_size"})
+
+
+def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> float:
+    """Fraction of `images` whose most probable class under `model` equals the label (numpy argmax)."""
+    probabilities = model.predict(images, batch_size=batch_size, verbose=0)
+    return float(np.mean(np.argmax(probabilities, axis=-1) == labels))
+
+
+def load_source(source: str, data_dir: str | None) -> MNISTData:
+    """MNIST from `source`: "mnist" (full, via `load_mnist(data_dir)`) or "fixture" (the shipped subset).
+
+    Raises:
+        ValueError: unknown source. DataError: missing or corrupt data.
+    """
+    if source == "mnist":
+        return load_mnist(data_dir)
+    if source == "fixture":
+        path = os.path.normpath(FIXTURE_PATH)
+        if not os.path.exists(path):
+            raise DataError(
+                f"The MNIST test fixture {path} is missing (it ships in the source tree, not "
+                f"in installed packages). Use data_kwargs source='mnist' with --data_dir instead."
+            )
+        arrays = read_mnist_npz(path)
+        return MNISTData(
+            **arrays, source=path, content_md5={k: mnist_content_md5(v) for k, v in arrays.items()}
+        )
+    raise ValueError(f"data_kwargs source must be one of {', '.join(SOURCES)}; got {source!r}.")
+
+
+def make_data(config: TrainConfig, data_dir: str | None) -> TaskData:
+    """The deep MLP's data: shuffled MNIST training batches, the test set as validation and final evaluation.
+
+    data_kwargs:
+        source: "mnist" (the full 60k/10k; from `data_dir`, else downloaded through keras.datasets) or
+            "fixture" (the shipped 300/100 subset; ignores data_dir). Default "mnist".
+        train_size: train on the first this many training examples only (a scaled-down run); None = all.
+
+    Args:
+        config: the run's TrainConfig (data_kwargs, batch_size and seed are used).
+        data_dir: directory with mnist.npz or the MNIST IDX files, or None.
+
+    Returns:
+        TaskData with (images, labels) training arrays, whose `evaluate` gives {"test_accuracy": ...} on the
+        full test split, and whose per-epoch validation is the same test split (the paper reports test
+        accuracy; no model selection uses it: results are those of the last epoch).
+
+    Raises:
+        ValueError: unknown data_kwargs or out-of-range values. DataError: missing or corrupt data.
+    """
+    unknown = set(config.data_kwargs) - DATA_KWARGS
+    if unknown:
+        raise ValueError(
+            f"Unknown data_kwargs {sorted(unknown)} for deep_mlp; accepted: {sorted(DATA_KWARGS)}."
+        )
+    data = load_source(config.data_kwargs.get("source", "mnist"), data_dir)
+    train_size = config.data_kwargs.get("train_size")
+    if train_size is not None:
+        if (
+            isinstance(train_size, bool)
+            or not isinstance(train_size, int)
+            or not 1 <= train_size <= len(data.x_train)
+        ):
+            raise ValueError(
+                f"data_kwargs train_size must be an integer in [1, {len(data.x_train)}]; got {train_size!r}."
+            )
+    x_train, y_train = data.x_train[:train_size], data.y_train[:train_size]
+    x_test, y_test = data.x_test, data.y_test.astype(np.int32)
+
+    def evaluate(model: keras.Model) -> dict[str, float]:
+        return {"test_accuracy": accuracy(model, x_test, y_test)}
+
+    info = {
+        "dataset": "MNIST",
+        "source": data.source,
+        "content_md5": data.content_md5,
+        "train_examples": len(x_train),
+        "test_examples": len(x_test),
+    }
+    return TaskData(
+        train=(x_train, y_train.astype(np.int32)), validation=(x_test, y_test), evaluate=evaluate, info=info
+    )

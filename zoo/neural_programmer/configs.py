@@ -1,0 +1,115 @@
+"""Named configs of the Neural Programmer on synthetic table QA.
+
+From the papers: T = 4 steps, Adam, gradient clipping, gradient noise added after clipping with eta = 1.0 and
+gamma = 0.55 (arXiv 1511.06807, section 4.3), the Huber loss on scalars and the log loss on lookups, 256-wide
+embeddings and a fixed set of 50,000 generated training examples for the `paper` config (arXiv 1511.04834,
+section 4). Chosen here for a shared 2-core CPU (the scaled configs): 64-wide embeddings, 10-row tables,
+10,000 training examples, 10 epochs of 200 steps, learning rate 0.01 and global clipnorm 1.0.
+"""
+
+from __future__ import annotations
+
+from zoo.config import TrainConfig
+from zoo.neural_programmer.tables import VOCABULARY
+
+NAME = "neural_programmer"
+
+
+def _scaled(**changes) -> TrainConfig:
+    config = TrainConfig(
+        model=NAME,
+        model_kwargs={
+            "vocabulary_size": len(VOCABULARY),
+            "embedding_dim": 64,
+            "num_steps": 4,
+            "text_match": False,
+            "dropout": 0.0,
+            "comparison_temperature": 5.0,
+            "huber_delta": 10.0,
+            "lookup_loss_weight": 50.0,
+        },
+        data_kwargs={
+            "num_rows": 10,
+            "num_columns": 1,
+            "num_text_columns": 0,
+            "num_train": 10000,
+            "num_validation": 500,
+            "num_test": 1000,
+        },
+        optimizer="adam",
+        learning_rate=0.01,
+        global_clipnorm=1.0,
+        noise_eta=1.0,
+        noise_gamma=0.55,
+        epochs=10,
+        batch_size=50,
+        seed=0,
+    )
+    return config.replace(**changes)
+
+
+def smoke() -> TrainConfig:
+    """Seconds on a CPU: tiny tables and model, one short epoch.
+
+    python train.py --model=neural_programmer --config=smoke --workdir=/tmp/np_smoke
+    """
+    return _scaled(
+        model_kwargs={"embedding_dim": 16},
+        data_kwargs={"num_rows": 5, "num_train": 64, "num_validation": 16, "num_test": 32},
+        batch_size=16,
+        epochs=1,
+    )
+
+
+def single_column() -> TrainConfig:
+    """Single-column tables with gradient noise (eta = 1.0), scaled for a 2-core CPU (a few minutes).
+
+    python train.py --model=neural_programmer --config=single_column --workdir=/tmp/np_single
+    """
+    return _scaled()
+
+
+def default() -> TrainConfig:
+    """The same as `single_column`: the paper's headline Neural Programmer setting, scaled down.
+
+    python train.py --model=neural_programmer --config=default --workdir=/tmp/np_default
+    """
+    return single_column()
+
+
+def five_columns() -> TrainConfig:
+    """Five numeric columns (A..E) with gradient noise, scaled for a 2-core CPU.
+
+    python train.py --model=neural_programmer --config=five_columns --workdir=/tmp/np_five
+    """
+    return _scaled(data_kwargs={"num_columns": 5})
+
+
+def text_entries() -> TrainConfig:
+    """Five numeric and two text columns, with the text-match operation and gradient noise, scaled.
+
+    python train.py --model=neural_programmer --config=text_entries --workdir=/tmp/np_text
+    """
+    return _scaled(model_kwargs={"text_match": True}, data_kwargs={"num_columns": 5, "num_text_columns": 2})
+
+
+def paper() -> TrainConfig:
+    """The papers' scale: 256-wide embeddings, 50,000 training examples, five columns, noise eta 1.0 (hours).
+
+    python train.py --model=neural_programmer --config=paper --workdir=/tmp/np_paper
+    """
+    return _scaled(
+        model_kwargs={"embedding_dim": 256},
+        data_kwargs={"num_columns": 5, "num_train": 50000, "num_validation": 1000, "num_test": 10000},
+        epochs=100,
+    )
+
+
+CONFIGS = {
+    "smoke": smoke,
+    "default": default,
+    "paper": paper,
+    "single_column": single_column,
+    "five_columns": five_columns,
+    "text_entries": text_entries,
+}

@@ -1,0 +1,177 @@
+"""NRAM core, loss, metrics, clipping and curriculum against hand-written programs and numpy references."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from zoo import TrainConfig
+from zoo.nram import ENTRY, curriculum, modules, tasks
+from zoo.nram.model import NRAMCore, NRAMLoss, answer_from_trace, score
+
+_INDEX = {name: i for i, name in enumerate(modules.MODULE_NAMES)}
+
+
+def _programmed_access_machine(memory_size: int) -> NRAMCore:
+    """A one-register machine whose constant logits run: r0 <- INC(READ(r0)); WRITE(ZERO, READ(r0)).
+
+    Step 1 reads k from cell 0 and sets r0 = k + 1; step 2 reads A[k] from cell k + 1 and writes it to cell 0.
+    """
+    core = NRAMCore(
+        memory_size=memory_size, num_registers=1, max_timesteps=3, controller="feedforward", hidden_units=1
+    )
+    core.build((None, memory_size))
+    bias = np.zeros(core._num_logits, dtype=np.float32)
+    r = 1  # candidates: registers first, then module j's output at index r + j
+
+    def choose(module, argument, candidate):
+        start, width = core._argument_slices[_INDEX[module]][argument]
+        assert candidate < width
+        bias[start + candidate] = 40.0
+
+    choose("INC", 0, r + _INDEX["READ"])
+    choose("WRITE", 0, r + _INDEX["ZERO"])
+    choose("WRITE", 1, r + _INDEX["READ"])
+    bias[core._register_offset + r + _INDEX["INC"]] = 40.0
+    bias[core._stop_offset] = -40.0
+    core.output_kernel.assign(np.zeros(core.output_kernel.shape, dtype=np.float32))
+    core.output_bias.assign(bias)
+    return core
+
+
+def test_hand_programmed_machine_solves_access():
+    memory_size = 8
+    batch = tasks.generate("access", 5, memory_size, np.random.default_rng(0), count=64)
+    core = _programmed_access_machine(memory_size)
+    trace = keras.ops.convert_to_numpy(core(batch["memory"], np.full(64, 2, dtype=np.int32)))
+    predicted = answer_from_trace(trace)
+    np.testing.assert_array_equal(predicted[:, 0], batch["target"][:, 0])
+    assert score(predicted, batch["target"]) == {"cell_accuracy": 1.0, "example_accuracy": 1.0}
+    # With one more step the same program reads past A[k] and overwrites the answer: the budget matters.
+    late = answer_from_trace(
+        keras.ops.convert_to_numpy(core(batch["memory"], np.full(64, 3, dtype=np.int32)))
+    )
+    assert (late[:, 0] != batch["target"][:, 0]).mean() > 0.5
+
+
+def test_stop_distribution_sums_to_one_and_ends_at_the_budget():
+    core = NRAMCore(memory_size=6, num_registers=2, max_timesteps=5, hidden_units=4)
+    memory = np.random.default_rng(0).integers(0, 6, size=(5, 6)).astype(np.int32)
+    budget = np.array([1, 2, 3, 4, 5], dtype=np.int32)
+    trace = keras.ops.convert_to_numpy(core(memory, budget))
+    stops = trace[:, :, 0, -1]
+    np.testing.assert_allclose(stops.sum(axis=1), 1.0, atol=1e-5)
+    for row, steps in enumerate(budget):
+        assert (stops[row, steps:] == 0).all() and (stops[row, :steps] > 0).all()
+    np.testing.assert_allclose(trace[..., :-1].sum(-1), 1.0, atol=1e-4)  # every cell stays a distribution
+
+
+def test_loss_matches_the_papers_formula():
+    rng = np.random.default_rng(3)
+    batch, steps, m = 3, 4, 5
+    memories = rng.dirichlet(np.ones(m), size=(batch, steps, m)).astype(np.float32)
+    memories[0, 1, 2] = 0.0  # a zero probability: the log(max(x, eps)) guard must apply
+    memories[0, 1, 2, 0] = 1.0
+    stops = rng.dirichlet(np.ones(steps), size=batch).astype(np.float32)
+    trace = np.concatenate(
+        [memories, np.broadcast_to(stops[:, :, None, None], (batch, steps, m, 1))], axis=-1
+    )
+    target = rng.integers(0, m, size=(batch, m)).astype(np.int32)
+    target[:, ::2] = -1
+    target[0, 2] = 3
+    eps = 1e-4
+    expected = []
+    for b in range(batch):
+        total = 0.0
+        for t in range(steps):
+            for i in range(m):
+                if target[b, i] >= 0:
+                    total -= stops[b, t] * np.log(max(memories[b, t, i, target[b, i]], eps))
+        expected.append(total)
+    got = keras.ops.convert_to_numpy(NRAMLoss(log_eps=eps, reduction=None)(target, trace))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="reads gradients with tf.GradientTape")
+def test_first_clip_clips_every_gradient_coordinate():
+    import tensorflow as tf
+
+    batch = tasks.generate("list_k", 2, 8, np.random.default_rng(0), count=4)
+    clip = 1e-3
+    gradients = {}
+    for value in (None, clip):
+        keras.utils.set_random_seed(1)
+        core = NRAMCore(
+            memory_size=8,
+            num_registers=2,
+            max_timesteps=4,
+            hidden_units=4,
+            gradient_clip_value=value,
+            entropy_weight=0.1,
+        )
+        with tf.GradientTape() as tape:
+            trace = core(batch["memory"], batch["timesteps"])
+            loss = NRAMLoss()(batch["target"], trace) + sum(core.losses)
+        grads = tape.gradient(loss, core.trainable_variables)
+        gradients[value] = [g.numpy() for g in grads]
+    assert max(np.abs(g).max() for g in gradients[None]) > clip  # the clip has something to do
+    for unclipped, clipped in zip(gradients[None], gradients[clip]):
+        np.testing.assert_allclose(clipped, np.clip(unclipped, -clip, clip), rtol=1e-4, atol=1e-9)
+
+
+def test_combined_curriculum_shares():
+    rng = np.random.default_rng(0)
+    drawn = curriculum.sample_difficulties(rng, 40000, current=3, max_difficulty=10)
+    assert drawn.min() >= 1 and drawn.max() <= 10
+    # P(d = D) = 0.1 / max + 0.25 * E[1 / min(D + e, max)] + 0.65 * P(e = 0), e ~ Geometric(1/2) - 1.
+    expected = 0.1 / 10 + 0.25 * sum(0.5 ** (e + 1) / min(3 + e, 10) for e in range(60)) + 0.65 * 0.5
+    assert abs((drawn == 3).mean() - expected) < 0.01
+    # P(d = max) = 0.1 / max + 0.25 * E[[D + e >= max] / max] + 0.65 * P(e >= max - D).
+    tail = 0.5**7
+    assert abs((drawn == 10).mean() - (0.01 + 0.25 * tail / 10 + 0.65 * tail)) < 0.005
+
+
+def test_dataset_batches_depend_only_on_seed_epoch_index_and_difficulty():
+    def make():
+        return curriculum.NRAMDataset("list_k", 12, 4, 1, True, batch_size=6, batches_per_epoch=5, seed=9)
+
+    first, second = make(), make()
+    second.set_epoch(2)
+    x2, y2 = second[3]
+    second.set_epoch(0)
+    second[0]
+    first.set_epoch(2)
+    x1, y1 = first[3]
+    np.testing.assert_array_equal(x1["memory"], x2["memory"])
+    np.testing.assert_array_equal(y1, y2)
+    first.current = 4
+    x3, _ = first[3]
+    assert not np.array_equal(x1["timesteps"], x3["timesteps"])  # the difficulty moves the batches
+
+
+def test_config_errors_name_the_argument_and_range():
+    config = TrainConfig(model="nram", model_kwargs={"memory_size": 12, "max_timesteps": 6})
+    with pytest.raises(ValueError, match=r"difficulty must be an integer in \[1, 4\]"):
+        ENTRY.make_data(config.replace(data_kwargs={"difficulty": 9}), None)
+    with pytest.raises(ValueError, match="max_timesteps=3 is below the 7 steps"):
+        ENTRY.make_data(
+            config.replace(model_kwargs={"max_timesteps": 3}, data_kwargs={"difficulty": 4}), None
+        )
+    with pytest.raises(ValueError, match="Unknown nram data_kwargs"):
+        ENTRY.make_data(config.replace(data_kwargs={"length": 3}), None)
+    with pytest.raises(ValueError, match="controller must be one of"):
+        NRAMCore(memory_size=8, controller="gru")
+
+
+def test_every_named_config_is_consistent():
+    from zoo.nram import data_settings
+
+    for name in ENTRY.configs:
+        config = ENTRY.config(name).validate()
+        settings = data_settings(config)
+        assert (
+            tasks.get_task(settings["task"]).timesteps(settings["difficulty"])
+            <= config.model_kwargs["max_timesteps"]
+        )
+        assert f"--config={name}" in ENTRY.configs[name].__doc__

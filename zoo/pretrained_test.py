@@ -1,0 +1,72 @@
+"""zoo.load_pretrained: checks the sha256 recorded in the preset's metadata before loading."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gradnoise
+from zoo import pretrained
+from zoo.datasets import sha256_file
+
+
+@pytest.fixture
+def saved_models(tmp_path, monkeypatch):
+    # A registered name is required; the preset's contents need not be that model's.
+    from zoo import registry
+
+    monkeypatch.setattr(registry, "get", lambda name: None)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras_gradnoise.NoisySGD(learning_rate=0.1, eta=0.01, seed=3), loss="mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    folder = tmp_path / "deep_mlp"
+    folder.mkdir()
+    model.save(folder / "noisy.keras")
+    metadata = {
+        "file": "noisy.keras",
+        "sha256": sha256_file(str(folder / "noisy.keras")),
+        "command": "python ...",
+    }
+    (folder / "noisy.json").write_text(json.dumps(metadata))
+    return tmp_path, model
+
+
+def test_loads_with_optimizer_state_and_checks_the_checksum(saved_models):
+    root, model = saved_models
+    loaded = pretrained.load_pretrained("deep_mlp", "noisy", root=str(root))
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(loaded.optimizer.iterations) == 1
+    assert isinstance(loaded.optimizer, keras_gradnoise.NoisySGD)
+
+
+def test_the_only_preset_is_the_default(saved_models):
+    root, _ = saved_models
+    assert pretrained.load_pretrained("deep_mlp", root=str(root)) is not None
+
+
+def test_a_modified_file_is_refused(saved_models):
+    root, _ = saved_models
+    with open(root / "deep_mlp" / "noisy.keras", "ab") as f:
+        f.write(b"tampered")
+    with pytest.raises(ValueError, match="does not match its metadata: sha256"):
+        pretrained.load_pretrained("deep_mlp", "noisy", root=str(root))
+
+
+def test_an_unknown_preset_lists_the_available_ones(saved_models):
+    root, _ = saved_models
+    with pytest.raises(
+        ValueError, match=r"No pretrained preset 'large' for model 'deep_mlp'.*Available: noisy\."
+    ):
+        pretrained.load_pretrained("deep_mlp", "large", root=str(root))
+
+
+def test_a_model_without_presets_says_none(tmp_path, monkeypatch):
+    from zoo import registry
+
+    monkeypatch.setattr(registry, "get", lambda name: None)
+    with pytest.raises(ValueError, match="Available: none"):
+        pretrained.load_pretrained("nram", root=str(tmp_path))

@@ -1,0 +1,326 @@
+"""Image data for the ResNets: CIFAR-10 (numpy, deterministic augmentation) and ImageNet (tensorflow-datasets).
+
+CIFAR-10 comes from `--data_dir` (the Keras/python-pickle layout `cifar-10-batches-py/`, or an `.npz` with
+`x_train`, `y_train`, `x_test`, `y_test` such as the project's lossless 4,000/1,000 subset), else from
+`keras.datasets.cifar10` (one download, cached in ~/.keras/datasets). Training batches are augmented as in He et al.
+2015: a random 32x32 crop of the image zero-padded by 4 pixels, and a horizontal flip with probability 1/2. Batch i
+of epoch e is made from (seed, e, i) alone, so a resumed run sees exactly the batches an uninterrupted one would.
+
+ImageNet (ILSVRC 2012) comes from tensorflow-datasets' `imagenet2012`, which cannot download it: `--data_dir` must be
+its manual download directory with ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar (see `imagenet.py`).
+
+"synthetic" is a seeded random dataset of 32x32 (or any size) images whose class is visible in the colours; the smoke
+configs use it so that they run anywhere, without data or network.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import numpy as np
+
+from zoo.config import TrainConfig
+from zoo.datasets import DataError, find_file, sha256_file
+from zoo.registry import TaskData
+
+CIFAR10_NPZ_CANDIDATES = (
+    "cifar10_lossless_subset.npz",
+    os.path.join("cifar10", "cifar10_lossless_subset.npz"),
+    "cifar10.npz",
+    os.path.join("cifar10", "cifar10.npz"),
+    "cifar10_tiny.npz",
+)
+CIFAR10_PICKLE_CANDIDATES = ("cifar-10-batches-py", os.path.join("cifar10", "cifar-10-batches-py"))
+_CIFAR_DATA_KWARGS = ("dataset", "train_size", "test_size", "augment", "padding", "image_size", "num_classes")
+_NUM_CLASSES = 10
+
+
+class AugmentedImages(keras.utils.PyDataset):
+    """Batches of images and labels, shuffled and augmented reproducibly from (seed, epoch, batch index).
+
+    Args:
+        images: uint8 array (n, height, width, channels).
+        labels: integer array (n,).
+        batch_size: images per batch; the last batch of an epoch holds the remainder.
+        seed: seeds the per-epoch order and the augmentation.
+        augment: random crop of the `padding`-padded image and horizontal flip; False yields the images as they are.
+        shuffle: a new order each epoch; False keeps the stored order.
+        padding: zero padding (pixels) on each side before the random crop.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of keras.utils.PyDataset.
+
+    `__getitem__` serves the epoch `epoch`, which advances in `on_epoch_end`; a trainer resuming at epoch e calls
+    `set_epoch(e)` first (zoo.training does so before every epoch).
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        batch_size: int,
+        seed: int,
+        augment: bool = True,
+        shuffle: bool = True,
+        padding: int = 4,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if images.ndim != 4 or len(images) != len(labels) or len(images) == 0:
+            raise ValueError(
+                f"images must be (n, height, width, channels) with n = len(labels) > 0; got {images.shape} images "
+                f"and {len(labels)} labels."
+            )
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+        if not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"padding must be an integer >= 0; got {padding!r}.")
+        self.images = images
+        self.labels = np.asarray(labels, dtype="int32").reshape(-1)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.augment = augment
+        self.shuffle = shuffle
+        self.padding = padding
+        self.epoch = 0
+        self._order_epoch: int | None = None
+        self._order: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return -(-len(self.images) // self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The permutation of the examples used in `epoch` (the identity when not shuffling)."""
+        if not self.shuffle:
+            return np.arange(len(self.images))
+        if self._order_epoch != epoch:
+            # Stream 0 = order, stream 1 = augmentation: separate seed sequences, never overlapping.
+            self._order = np.random.default_rng([self.seed, 0, epoch]).permutation(len(self.images))
+            self._order_epoch = epoch
+        return self._order
+
+    def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch `index` of `epoch`: float32 images in [0, 255] and int32 labels."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch index {index} out of range [0, {len(self)}).")
+        chosen = self.order(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
+        images = self.images[chosen]
+        if self.augment:
+            rng = np.random.default_rng([self.seed, 1, epoch, index])
+            images = random_crop_and_flip(images, rng, self.padding)
+        return images.astype("float32"), self.labels[chosen]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Selects the epoch whose order and augmentation `__getitem__` serves."""
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.batch(self.epoch, index)
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+
+def random_crop_and_flip(images: np.ndarray, rng: np.random.Generator, padding: int) -> np.ndarray:
+    """Crops each image at a random offset from its zero-padded copy and flips it horizontally with p = 1/2.
+
+    Args:
+        images: (n, height, width, channels).
+        rng: the generator the offsets and flips are drawn from (offsets first, then flips).
+        padding: pixels of zero padding on each side; 0 leaves only the flip.
+
+    Returns:
+        An array of the same shape and dtype.
+    """
+    n, height, width, _ = images.shape
+    offsets = rng.integers(0, 2 * padding + 1, size=(n, 2))
+    flips = rng.random(n) < 0.5
+    padded = np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    rows = offsets[:, :1] + np.arange(height)
+    cols = offsets[:, 1:] + np.arange(width)
+    cols = np.where(flips[:, None], cols[:, ::-1], cols)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def load_cifar10(data_dir: str | None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """CIFAR-10 as uint8 images (n, 32, 32, 3) and int labels, with where it came from.
+
+    Args:
+        data_dir: a directory holding `cifar-10-batches-py/` or a CIFAR-10 `.npz` (see CIFAR10_NPZ_CANDIDATES), or
+            the path of such an `.npz`; None downloads through keras.datasets (cached in ~/.keras/datasets).
+
+    Returns:
+        ({"x_train", "y_train", "x_test", "y_test"}, info with "source" and, for a file, its "sha256").
+
+    Raises:
+        DataError: nothing usable at data_dir, a malformed file, or a failed download.
+    """
+    if data_dir is None:
+        try:
+            (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+        except Exception as error:  # noqa: BLE001 - urllib, tarfile and OS errors all mean the same to the user
+            raise DataError(
+                f"Could not download CIFAR-10 through keras.datasets ({error}). Without network access, pass "
+                f"--data_dir pointing at cifar-10-batches-py/ or a CIFAR-10 .npz."
+            ) from error
+        arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+        return _checked(arrays, "keras.datasets.cifar10"), {"source": "keras.datasets.cifar10"}
+    if os.path.isfile(data_dir):
+        return _load_npz(data_dir)
+    try:
+        path = find_file(data_dir, CIFAR10_NPZ_CANDIDATES + CIFAR10_PICKLE_CANDIDATES, "CIFAR-10 data")
+    except DataError as error:
+        raise DataError(f"{error} (the python-pickle directory from cs.toronto.edu or an .npz).") from None
+    return _load_pickles(path) if os.path.isdir(path) else _load_npz(path)
+
+
+def _load_npz(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    try:
+        with np.load(path) as data:
+            arrays = {key: data[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+    except KeyError as error:
+        raise DataError(
+            f"{path} lacks the array {error}: expected x_train, y_train, x_test, y_test."
+        ) from None
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path} is not a readable .npz file ({error}).") from None
+    return _checked(arrays, path), {"source": os.path.abspath(path), "sha256": sha256_file(path)}
+
+
+def _load_pickles(directory: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def read(name: str) -> tuple[np.ndarray, np.ndarray]:
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            raise DataError(f"{path} is missing: cifar-10-batches-py/ needs data_batch_1..5 and test_batch.")
+        try:
+            with open(path, "rb") as f:
+                batch = pickle.load(f, encoding="bytes")
+            pixels = np.asarray(batch[b"data"], dtype="uint8")
+            labels = np.asarray(batch[b"labels"])
+        except (OSError, pickle.UnpicklingError, KeyError, TypeError, EOFError) as error:
+            raise DataError(f"{path} is not a CIFAR-10 python pickle batch ({error!r}).") from None
+        # Rows hold the red, green and blue 32x32 planes one after another.
+        return pixels.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
+
+    train = [read(f"data_batch_{i}") for i in range(1, 6)]
+    x_test, y_test = read("test_batch")
+    arrays = {
+        "x_train": np.concatenate([x for x, _ in train]),
+        "y_train": np.concatenate([y for _, y in train]),
+        "x_test": x_test,
+        "y_test": y_test,
+    }
+    return _checked(arrays, directory), {"source": os.path.abspath(directory)}
+
+
+def _checked(arrays: Mapping[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
+    result = {}
+    for split in ("train", "test"):
+        x, y = np.asarray(arrays[f"x_{split}"]), np.asarray(arrays[f"y_{split}"]).reshape(-1)
+        if x.ndim != 4 or x.shape[1:] != (32, 32, 3) or x.dtype != np.uint8:
+            raise DataError(f"{source}: x_{split} must be uint8 (n, 32, 32, 3); got {x.dtype} {x.shape}.")
+        if len(y) != len(x) or (len(y) and (y.min() < 0 or y.max() >= _NUM_CLASSES)):
+            raise DataError(f"{source}: y_{split} must hold {len(x)} labels in [0, 9].")
+        result[f"x_{split}"], result[f"y_{split}"] = x, y.astype("int32")
+    return result
+
+
+def synthetic_images(
+    count: int, seed: int, image_size: int = 32, num_classes: int = _NUM_CLASSES
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random uint8 images whose class sets a colour tint and a brighter quadrant; labels cycle 0..k-1.
+
+    Learnable by a small convnet within a few steps, so smoke runs can tell "trains" from "does nothing".
+    """
+    rng = np.random.default_rng([seed, 2, count, image_size, num_classes])
+    labels = np.arange(count) % num_classes
+    tints = np.random.default_rng([7, num_classes]).uniform(40, 215, size=(num_classes, 3))
+    images = tints[labels][:, None, None, :] + rng.normal(0, 30, size=(count, image_size, image_size, 3))
+    half = image_size // 2
+    for label in range(num_classes):
+        row, col = divmod(label % 4, 2)
+        images[labels == label, row * half : (row + 1) * half, col * half : (col + 1) * half] += 40
+    return np.clip(images, 0, 255).astype("uint8"), labels.astype("int32")
+
+
+def accuracy_of(model: Any, images: np.ndarray, labels: np.ndarray, batch_size: int, top_k: int = 1) -> float:
+    """Fraction of `images` whose label is among the model's `top_k` highest outputs, predicted batch by batch."""
+    hits = 0
+    for start in range(0, len(images), batch_size):
+        scores = np.asarray(model.predict_on_batch(images[start : start + batch_size].astype("float32")))
+        best = np.argsort(-scores, axis=-1, kind="stable")[:, :top_k]
+        hits += int(np.sum(best == labels[start : start + batch_size, None]))
+    return hits / len(images)
+
+
+def make_cifar10_data(config: TrainConfig, data_dir: str | None) -> TaskData:
+    """CIFAR-10 (or the synthetic stand-in) for `train_and_evaluate`.
+
+    data_kwargs:
+        dataset: "cifar10" (default) or "synthetic".
+        train_size, test_size: use only the first this many images of each split (None: all).
+        augment: random crop + flip on training batches (default True).
+        padding: zero padding before the random crop (default 4).
+        image_size, num_classes: of the synthetic data only (default 32, 10).
+
+    The validation data is the test split without augmentation: the curves show the metric the seed reports;
+    nothing is selected on it during training.
+    """
+    kwargs = dict(config.data_kwargs)
+    unknown = set(kwargs) - set(_CIFAR_DATA_KWARGS)
+    if unknown:
+        raise ValueError(f"Unknown data_kwargs {sorted(unknown)}; accepted: {list(_CIFAR_DATA_KWARGS)}.")
+    dataset = kwargs.get("dataset", "cifar10")
+    if dataset == "cifar10":
+        for key in ("image_size", "num_classes"):
+            if key in kwargs:
+                raise ValueError(f"data_kwargs {key!r} applies only to dataset='synthetic'.")
+        arrays, info = load_cifar10(data_dir)
+    elif dataset == "synthetic":
+        size, classes = int(kwargs.get("image_size", 32)), int(kwargs.get("num_classes", _NUM_CLASSES))
+        train_count, test_count = kwargs.get("train_size") or 512, kwargs.get("test_size") or 128
+        x_train, y_train = synthetic_images(train_count, seed=0, image_size=size, num_classes=classes)
+        x_test, y_test = synthetic_images(test_count, seed=1, image_size=size, num_classes=classes)
+        arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+        info = {"source": "synthetic"}
+    else:
+        raise ValueError(f"data_kwargs dataset must be 'cifar10' or 'synthetic'; got {dataset!r}.")
+    for split in ("train", "test"):
+        size = kwargs.get(f"{split}_size")
+        if size is not None:
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(
+                    f"data_kwargs {split}_size must be a positive integer or None; got {size!r}."
+                )
+            arrays[f"x_{split}"], arrays[f"y_{split}"] = (
+                arrays[f"x_{split}"][:size],
+                arrays[f"y_{split}"][:size],
+            )
+    augment = bool(kwargs.get("augment", True))
+    train = AugmentedImages(
+        arrays["x_train"],
+        arrays["y_train"],
+        config.batch_size,
+        seed=config.seed,
+        augment=augment,
+        padding=int(kwargs.get("padding", 4)),
+    )
+    validation = AugmentedImages(
+        arrays["x_test"], arrays["y_test"], config.batch_size, seed=config.seed, augment=False, shuffle=False
+    )
+    x_test, y_test = arrays["x_test"], arrays["y_test"]
+
+    def evaluate(model: Any) -> dict[str, float]:
+        accuracy = accuracy_of(model, x_test, y_test, batch_size=max(config.batch_size, 256))
+        return {"test_accuracy": accuracy, "test_error": 1.0 - accuracy}
+
+    info = {
+        **info,
+        "dataset": dataset,
+        "train_examples": len(arrays["x_train"]),
+        "test_examples": len(x_test),
+        "augment": augment,
+    }
+    return TaskData(train=train, validation=validation, evaluate=evaluate, info=info)

@@ -1,0 +1,329 @@
+"""The one training loop of the zoo: a `TrainConfig` in, a trained model and its results in a workdir out.
+
+`train_and_evaluate(config, workdir)` seeds everything, builds the distribution strategy, the model and the noisy
+optimizer inside its scope, trains with `model.fit` (progress bars, TensorBoard, the noise std, the task's
+callbacks, checkpoints), evaluates with the task's own metrics and writes:
+
+    <workdir>/config.json      the resolved config (a resumed run must match it)
+    <workdir>/tensorboard/     TensorBoard logs (loss, metrics, noise_stddev per epoch)
+    <workdir>/checkpoint/      the latest resumable state (see zoo/checkpoint.py)
+    <workdir>/model.keras      the final model, optimizer state included
+    <workdir>/results.json     {"config", "metrics", "history", "wall_seconds", "backend", "strategy", ...}
+
+Exact resumption rests on the data: the training batches come from `EpochView`, which asks the task's data for
+batch i of epoch e explicitly, so a resumed run (even one resumed in the middle of an epoch) sees exactly the
+batches the uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from typing import Any
+
+import keras
+import numpy as np
+
+import keras_gradnoise
+from zoo import checkpoint, distribute, summaries
+from zoo.config import TrainConfig
+from zoo.registry import TaskData, get
+
+
+def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> keras.optimizers.Optimizer:
+    """The noisy version of `config.optimizer`, configured from `config`.
+
+    Args:
+        config: gives the optimizer name and kwargs, the learning rate and its step decay, the noise (eta, gamma
+            or a constant std; eta 0 and no std means no noise), clipping and the noise seed (`config.seed`).
+        steps_per_epoch: needed when `config.lr_decay_every_epochs` is set, to turn epochs into steps.
+
+    Returns:
+        An instance of `keras_gradnoise.with_gradient_noise(<the Keras optimizer class>)`.
+
+    Raises:
+        ValueError: an unknown optimizer name, or lr decay without steps_per_epoch.
+    """
+    try:
+        base = keras.optimizers.get(config.optimizer)
+    except ValueError:
+        known = "sgd, adam, adamw, rmsprop, adagrad, adadelta, adamax, nadam, ftrl, lion, lamb, adafactor"
+        raise ValueError(f"Unknown optimizer {config.optimizer!r}. Known optimizers: {known}.") from None
+    noisy_class = keras_gradnoise.with_gradient_noise(type(base))
+    learning_rate: Any = config.learning_rate
+    if config.lr_decay_every_epochs:
+        if not steps_per_epoch:
+            raise ValueError(
+                "lr_decay_every_epochs needs steps_per_epoch to convert epochs to optimizer steps."
+            )
+        learning_rate = keras.optimizers.schedules.ExponentialDecay(
+            config.learning_rate,
+            decay_steps=config.lr_decay_every_epochs * steps_per_epoch,
+            decay_rate=config.lr_decay_factor,
+            staircase=True,
+        )
+    if config.noise_std is not None:
+        noise = {"noise_std": config.noise_std}
+    else:
+        # eta=0 must be passed explicitly: keras_gradnoise's default eta is 0.01, not "off".
+        noise = {"eta": config.noise_eta, "gamma": config.noise_gamma}
+    return noisy_class(
+        learning_rate=learning_rate,
+        clipnorm=config.clipnorm,
+        global_clipnorm=config.global_clipnorm,
+        seed=config.seed,
+        **noise,
+        **config.optimizer_kwargs,
+    )
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Shuffled mini-batches of in-memory arrays; the order of epoch e is a pure function of (seed, e).
+
+    Args:
+        arrays: (x, y) or (x, y, sample_weight); x and y may be nested lists/dicts of arrays with equal length.
+        batch_size: rows per batch; the last batch of an epoch may be smaller.
+        seed: seeds the per-epoch permutation.
+        shuffle: False keeps the original order.
+    """
+
+    def __init__(self, arrays: tuple, batch_size: int, seed: int, shuffle: bool = True):
+        super().__init__()
+        self.arrays = arrays
+        lengths = {len(a) for a in keras.tree.flatten(arrays)}
+        if len(lengths) != 1:
+            raise ValueError(
+                f"The training arrays have different lengths {sorted(lengths)}; they must be equal."
+            )
+        self.num_rows = lengths.pop()
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.epoch = 0
+        self._order_epoch: int | None = None
+        self._order: np.ndarray | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        """Selects the epoch whose order `__getitem__` serves."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return math.ceil(self.num_rows / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple:
+        if self._order_epoch != self.epoch:
+            rng = np.random.default_rng([self.seed, self.epoch])
+            self._order = rng.permutation(self.num_rows) if self.shuffle else np.arange(self.num_rows)
+            self._order_epoch = self.epoch
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        return keras.tree.map_structure(lambda a: a[rows], self.arrays)
+
+
+class EpochView(keras.utils.PyDataset):
+    """Steps [start, steps) of one epoch of `source`, for `model.fit`.
+
+    `fit` knows nothing of epochs inside the data; this view serves batch `start + i` of epoch `epoch` (set by
+    `EpochSetter` before each epoch) and calls `source.set_epoch(epoch)` first when the source has it. With
+    `steps` larger than the source's length the batches wrap around.
+    """
+
+    def __init__(self, source: Any, steps: int, start: int = 0, epoch: int = 0):
+        super().__init__()
+        self.source, self.steps, self.start, self.epoch = source, steps, start, epoch
+
+    def __len__(self) -> int:
+        return self.steps - self.start
+
+    def __getitem__(self, index: int) -> Any:
+        if index >= len(self):
+            raise IndexError(f"EpochView index {index} out of range ({len(self)} batches).")
+        if hasattr(self.source, "set_epoch"):
+            self.source.set_epoch(self.epoch)
+        return self.source[(self.start + index) % len(self.source)]
+
+
+class _RestoreMetricsOnce(keras.callbacks.Callback):
+    """Puts restored compiled-metric accumulators back after `fit` reset them at the start of the resumed epoch.
+
+    So the logs of an epoch interrupted mid-way cover all of its steps, as in the uninterrupted run.
+    """
+
+    def __init__(self, model: keras.Model):
+        super().__init__()
+        self.values = [keras.ops.convert_to_numpy(v) for v in model.metrics_variables]
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if self.values is not None:
+            for variable, value in zip(self.model.metrics_variables, self.values):
+                variable.assign(value)
+            self.values = None
+
+
+class EpochSetter(keras.callbacks.Callback):
+    """Tells the training `EpochView` which epoch is starting (before `fit` draws the epoch's first batch)."""
+
+    def __init__(self, view: EpochView):
+        super().__init__()
+        self.view = view
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.view.epoch = epoch
+
+
+def _training_source(data: TaskData, config: TrainConfig) -> Any:
+    train = data.train
+    if isinstance(train, (tuple, list)):
+        return ArrayBatches(tuple(train), config.batch_size, config.seed)
+    if isinstance(train, keras.utils.PyDataset):
+        return train
+    raise ValueError(
+        f"TaskData.train must be a keras.utils.PyDataset or an (x, y) tuple of arrays; got {type(train).__name__}."
+    )
+
+
+def _check_workdir(workdir: str, config: TrainConfig, resume: bool, write: bool) -> None:
+    config_path = os.path.join(workdir, "config.json")
+    if resume:
+        if not os.path.exists(config_path):
+            # Killed before its first write, or never started: a preemptible job always passing --resume starts.
+            return
+        with open(config_path) as f:
+            saved = json.load(f)
+        current = json.loads(config.to_json())
+        differing = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+        if differing:
+            details = "; ".join(f"{k}: saved {saved.get(k)!r}, now {current.get(k)!r}" for k in differing)
+            raise ValueError(f"--resume: the config differs from the one in {config_path} ({details}).")
+    elif write and (checkpoint.exists(workdir) or os.path.exists(config_path)):
+        raise ValueError(
+            f"--workdir {workdir!r} already holds a run; pass --resume to continue it, or choose a new --workdir."
+        )
+
+
+def train_and_evaluate(
+    config: TrainConfig,
+    workdir: str,
+    *,
+    data_dir: str | None = None,
+    strategy: Any = "auto",
+    resume: bool = False,
+    verbose: int = 1,
+    checkpoint_every_steps: int | None = None,
+    cpu_devices: int | None = None,
+) -> dict[str, Any]:
+    """Trains `config.model` as `config` says and writes the run into `workdir` (see the module docstring).
+
+    Args:
+        config: the run; validated here.
+        workdir: output directory (created). Must not hold another run unless `resume`.
+        data_dir: local data for the task (None: the task's default location or download).
+        strategy: a `--strategy` name (zoo.distribute.STRATEGIES) or a tf.distribute.Strategy instance.
+        resume: continue from the latest checkpoint in `workdir`; its config.json must equal `config`. A workdir
+            without a checkpoint yet starts from the beginning (so preemptible jobs can always pass it).
+        verbose: Keras fit verbosity (1 progress bars, 2 one line per epoch, 0 silent).
+        checkpoint_every_steps: also checkpoint every this many steps within an epoch (epoch ends always are).
+        cpu_devices: split the CPU into this many logical devices (to try "mirrored" without GPUs).
+
+    Returns:
+        The results dict also written to `<workdir>/results.json`.
+    """
+    started = time.time()
+    config = config.validate()
+    entry = get(config.model)
+    if isinstance(strategy, str):
+        strategy_obj = distribute.get_strategy(strategy, cpu_devices=cpu_devices)
+    else:
+        strategy_obj = strategy
+    chief = distribute.is_chief(strategy_obj)
+    _check_workdir(workdir, config, resume, write=chief)
+    keras.utils.set_random_seed(config.seed)
+    data = entry.make_data(config, data_dir)
+    source = _training_source(data, config)
+    steps = config.steps_per_epoch or len(source)
+    with distribute.scope(strategy_obj):
+        model = entry.build_model(**config.model_kwargs)
+        optimizer = build_optimizer(config, steps)
+        distribute.check_supported(strategy_obj, optimizer)
+        model.compile(optimizer=optimizer, **entry.compile_kwargs(config))
+    distribute.patch_for_multi_worker(model)
+    # Build weights, metrics and optimizer now (fit would do it lazily) so a checkpoint can be loaded into them.
+    first = EpochView(source, steps)[0]
+    with distribute.scope(strategy_obj):
+        model._symbolic_build(data_batch=first)
+
+    task_callbacks = list(data.callbacks)
+    stateful = checkpoint.stateful(task_callbacks)
+    epoch, step, history = 0, 0, {}
+    resumed_from = None
+    if resume and checkpoint.exists(workdir):
+        metadata = checkpoint.restore(workdir, model)
+        checkpoint.restore_callback_states(stateful, metadata["callback_states"])
+        epoch, step, history = metadata["epoch"], metadata["step"], metadata["history"]
+        resumed_from = {"epoch": epoch, "step": step}
+        if verbose:
+            print(f"Resuming {workdir} at epoch {epoch + 1}, step {step} of {steps}.")
+    elif resume and verbose:
+        print(f"--resume: {workdir} holds no checkpoint yet; starting from the beginning.")
+    if chief:
+        os.makedirs(workdir, exist_ok=True)
+        checkpoint.atomic_write_json(os.path.join(workdir, "config.json"), json.loads(config.to_json()))
+
+    saver = checkpoint.CheckpointCallback(workdir, checkpoint_every_steps, history, stateful, write=chief)
+    view = EpochView(source, steps, epoch=epoch)
+    callbacks: list[Any] = [EpochSetter(view), keras_gradnoise.NoiseStddevLogger(), *task_callbacks]
+    if chief:
+        callbacks += summaries.callbacks(os.path.join(workdir, "tensorboard"))
+    callbacks.append(saver)
+    # shuffle=False: fit would shuffle the batch order with Python's global RNG, which no checkpoint restores.
+    # The order is the data's own business (ArrayBatches permutes by (seed, epoch)).
+    fit_kwargs = {
+        "validation_data": data.validation,
+        "callbacks": callbacks,
+        "verbose": verbose,
+        "shuffle": False,
+    }
+    if step and epoch < config.epochs:
+        # The interrupted epoch: its remaining steps only, as a fit of its own (fit cannot start mid-epoch).
+        partial = EpochView(source, steps, start=step, epoch=epoch)
+        saver.start_epoch_at(step, steps)
+        model.fit(
+            partial,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            callbacks=[EpochSetter(partial), _RestoreMetricsOnce(model), *callbacks[1:]],
+            **{k: v for k, v in fit_kwargs.items() if k != "callbacks"},
+        )
+        epoch += 1
+    if epoch < config.epochs:
+        saver.start_epoch_at(0, steps)
+        model.fit(view, initial_epoch=epoch, epochs=config.epochs, **fit_kwargs)
+
+    metrics = {key: values[-1] for key, values in saver.history.items() if values}
+    if data.evaluate is not None:
+        metrics.update(data.evaluate(model))
+    results = {
+        "config": json.loads(config.to_json()),
+        "metrics": metrics,
+        "history": saver.history,
+        "wall_seconds": time.time() - started,
+        "backend": keras.backend.backend(),
+        "strategy": distribute.describe(strategy_obj),
+        "resumed_from": resumed_from,
+        "data_info": data.info,
+        "keras_version": keras.__version__,
+        "machine": f"{platform.node()} {platform.machine()} ({os.cpu_count()} CPUs)",
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if chief:
+        checkpoint.atomic_save(os.path.join(workdir, "model.keras"), model.save)
+        checkpoint.atomic_write_json(os.path.join(workdir, "results.json"), results)
+    else:
+        # Saving reads sync-on-read variables, a collective op every worker must join: save to a scratch dir.
+        with tempfile.TemporaryDirectory() as scratch:
+            model.save(os.path.join(scratch, "model.keras"))
+    return results
