@@ -83,7 +83,10 @@ def main() -> None:
     parser.add_argument("--steps_per_block", type=int, default=30)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument(
-        "--jit", default="both", choices=["both", "on", "off"], help="jit_compile settings (JAX: always jitted)"
+        "--jit",
+        default="both",
+        choices=["both", "on", "off"],
+        help="jit_compile settings (JAX: always jitted)",
     )
     args = parser.parse_args()
     print(
