@@ -230,7 +230,11 @@ class NeuralGPU(keras.Model):
             return current
 
         tape = ops.fori_loop(0, length, step, tape)
-        return self.output_projection(tape[:, :, 0, :])
+        batch = ops.shape(symbols)[0]
+        # Projected as a 2-D matrix: on TensorFlow the gradient of a dense layer applied to a 3-D tensor of
+        # dynamic length has shape (None, vocab_size), and optimizers need every gradient's static shape.
+        first_row = ops.reshape(tape[:, :, 0, :], (-1, self.nmaps))
+        return ops.reshape(self.output_projection(first_row), (batch, length, self.vocab_size))
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return (input_shape[0], input_shape[1], self.vocab_size)
