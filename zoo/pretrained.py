@@ -97,3 +97,27 @@ def load_pretrained(
     import keras_gradnoise  # noqa: F401 (registers the noisy optimizer classes for deserialization)
 
     return keras.saving.load_model(path, compile=compile)
+
+
+def provenance(results: dict[str, Any]) -> dict[str, Any]:
+    """The metadata every preset records about where it came from: wall time, Keras, backend, date, machine."""
+    import datetime
+    import platform
+
+    import keras
+
+    return {
+        "wall_seconds": results.get("wall_seconds"),
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": results.get("machine")
+        or f"{platform.node()} {platform.machine()} ({os.cpu_count()} CPUs)",
+    }
+
+
+def write_metadata(folder: str, preset: str, metadata: dict[str, Any]) -> None:
+    """Writes `<folder>/<preset>.json` atomically, so a crash never leaves metadata that fails to parse."""
+    from zoo.checkpoint import atomic_write_json
+
+    atomic_write_json(os.path.join(folder, f"{preset}.json"), metadata)

@@ -49,7 +49,11 @@ class TaskData:
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """One row of a paper table: a name, the config changes that make it, and the paper's numbers for it."""
+    """One row of a paper table: a name, the config changes that make it, and the paper's numbers for it.
+
+    `overrides` are TrainConfig fields (dict fields are merged). It may also hold "per_restart": a list of override
+    dicts, of which restart r applies entry r % len; Table 1, for example, pools runs at lr 0.1 and 0.01 per row.
+    """
 
     name: str
     overrides: Mapping[str, Any]

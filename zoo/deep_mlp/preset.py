@@ -10,14 +10,14 @@ the copied .keras file, the Keras version, the date and the machine.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import platform
 import shutil
 from typing import Any
 
 from absl import app, flags
+
+from zoo.pretrained import provenance, write_metadata
 
 FLAGS = flags.FLAGS
 
@@ -72,16 +72,9 @@ def export(workdir: str, preset: str, command: str, saved_models: str) -> dict[s
         },
         "metrics": results["metrics"],
         "fixture_test_accuracy": fixture_accuracy(model),
-        "wall_seconds": results.get("wall_seconds"),
-        "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": results.get("machine")
-        or f"{platform.node()} {platform.machine()} ({os.cpu_count()} CPUs)",
+        **provenance(results),
     }
-    with open(os.path.join(folder, f"{preset}.json"), "w") as f:
-        json.dump(metadata, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_metadata(folder, preset, metadata)
     return metadata
 
 

@@ -10,15 +10,15 @@ shipped fixture questions, the vocabulary, the sha256 of the .keras file, the Ke
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import platform
 import shutil
 from typing import Any
 
 import numpy as np
 from absl import app, flags
+
+from zoo.pretrained import provenance, write_metadata
 
 FLAGS = flags.FLAGS
 
@@ -87,16 +87,9 @@ def export(workdir: str, preset: str, command: str, data_dir: str, saved_models:
         "remeasured_test_error": {f"qa{t}": e for t, e in remeasured.items()},
         "remeasured_mean_test_error": float(np.mean(list(remeasured.values()))),
         "fixture_test_error_qa1": measure_test_errors(model, [1], FIXTURE_DIR)[1],
-        "wall_seconds": results.get("wall_seconds"),
-        "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": results.get("machine")
-        or f"{platform.node()} {platform.machine()} ({os.cpu_count()} CPUs)",
+        **provenance(results),
     }
-    with open(os.path.join(folder, f"{preset}.json"), "w") as f:
-        json.dump(metadata, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_metadata(folder, preset, metadata)
     return metadata
 
 

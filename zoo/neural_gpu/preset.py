@@ -11,15 +11,15 @@ sha256 of those generated examples, so anyone can check they regenerate the same
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
-import platform
 import shutil
 from typing import Any
 
 from absl import app, flags
+
+from zoo.pretrained import provenance, write_metadata
 
 FLAGS = flags.FLAGS
 
@@ -90,16 +90,9 @@ def export(
         "metrics": results["metrics"],
         "remeasured": {"examples_per_length": examples, "seed": seed, **remeasured},
         "curriculum_length": int(keras.ops.convert_to_numpy(model.curriculum_length.value)),
-        "wall_seconds": results.get("wall_seconds"),
-        "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": results.get("machine")
-        or f"{platform.node()} {platform.machine()} ({os.cpu_count()} CPUs)",
+        **provenance(results),
     }
-    with open(os.path.join(folder, f"{preset}.json"), "w") as f:
-        json.dump(metadata, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_metadata(folder, preset, metadata)
     return metadata
 
 

@@ -10,15 +10,15 @@ sha256 of those examples' arrays, the sha256 of the copied .keras file, the Kera
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
-import platform
 import shutil
 from typing import Any
 
 from absl import app, flags
+
+from zoo.pretrained import provenance, write_metadata
 
 NAME = "neural_programmer"
 FRESH_SEED = 20151116  # the Neural Programmer paper's arXiv date; any seed no training run uses
@@ -97,15 +97,9 @@ def export(workdir: str, preset: str, command: str, saved_models: str) -> dict[s
         "fresh_test_accuracy_by_template": {
             k[len("accuracy_") :]: v for k, v in fresh.items() if k != "accuracy"
         },
-        "wall_seconds": results.get("wall_seconds"),
-        "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} {platform.machine()} ({os.cpu_count()} CPUs, shared 2-core dev box)",
+        **provenance(results),
     }
-    with open(os.path.join(folder, f"{preset}.json"), "w") as f:
-        json.dump(metadata, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_metadata(folder, preset, metadata)
     return metadata
 
 

@@ -10,15 +10,15 @@ the machine.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import platform
 import shutil
 from typing import Any
 
 import numpy as np
 from absl import app, flags
+
+from zoo.pretrained import provenance, write_metadata
 
 FIXTURE_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "cifar10_tiny.npz")
 
@@ -83,16 +83,9 @@ def export(workdir: str, preset: str, command: str, saved_models: str) -> dict[s
         "parameters": model.count_params(),
         "fixture_predictions": predictions,
         "fixture_test_accuracy": float(np.mean(np.array(predictions) == labels)),
-        "wall_seconds": results.get("wall_seconds"),
-        "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": results.get("machine")
-        or f"{platform.node()} {platform.machine()} ({os.cpu_count()} CPUs)",
+        **provenance(results),
     }
-    with open(os.path.join(folder, f"{preset}.json"), "w") as f:
-        json.dump(metadata, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_metadata(folder, preset, metadata)
     return metadata
 
 
