@@ -121,3 +121,17 @@ def write_metadata(folder: str, preset: str, metadata: dict[str, Any]) -> None:
     from zoo.checkpoint import atomic_write_json
 
     atomic_write_json(os.path.join(folder, f"{preset}.json"), metadata)
+
+
+def define_export_flags(name: str, default_preset: str | None) -> None:
+    """Defines the flags every `python -m zoo.<model>.preset` export script takes (call it only from `__main__`)."""
+    from absl import flags
+
+    flags.DEFINE_string(
+        "workdir", None, "A finished train.py / reproduce.py run (with model.keras, results.json)."
+    )
+    flags.DEFINE_string(
+        "preset", default_preset, f"Preset name: writes saved_models/{name}/<preset>.keras/.json."
+    )
+    flags.DEFINE_string("command", None, "The exact command that trained the run, for the metadata.")
+    flags.DEFINE_string("saved_models", "saved_models", "The saved_models folder.")

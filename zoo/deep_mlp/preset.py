@@ -17,19 +17,14 @@ from typing import Any
 
 from absl import app, flags
 
-from zoo.pretrained import provenance, write_metadata
+from zoo.pretrained import define_export_flags, provenance, write_metadata
 
 FLAGS = flags.FLAGS
 
 
 def _define_flags() -> None:
     """Defined only when run as a script, so importing this module (tests do) defines no global flags."""
-    flags.DEFINE_string("workdir", None, "A finished train.py workdir (with model.keras and results.json).")
-    flags.DEFINE_string(
-        "preset", "default", "Preset name: writes saved_models/deep_mlp/<preset>.keras/.json."
-    )
-    flags.DEFINE_string("command", None, "The exact command that trained the run, for the metadata.")
-    flags.DEFINE_string("saved_models", "saved_models", "The saved_models folder.")
+    define_export_flags("deep_mlp", "default")
 
 
 def fixture_accuracy(model: Any) -> float:

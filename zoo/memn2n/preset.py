@@ -18,20 +18,15 @@ from typing import Any
 import numpy as np
 from absl import app, flags
 
-from zoo.pretrained import provenance, write_metadata
+from zoo.pretrained import define_export_flags, provenance, write_metadata
 
 FLAGS = flags.FLAGS
 
 
 def _define_flags() -> None:
     """Defined only when run as a script, so importing this module (tests do) defines no global flags."""
-    flags.DEFINE_string("workdir", None, "A finished run's workdir (with model.keras and results.json).")
-    flags.DEFINE_string(
-        "preset", "joint", "Preset name: writes saved_models/memn2n/<preset>.keras and .json."
-    )
-    flags.DEFINE_string("command", None, "The exact command that trained the run, for the metadata.")
+    define_export_flags("memn2n", "joint")
     flags.DEFINE_string("data_dir", None, "The bAbI files the run used, to re-measure the test errors.")
-    flags.DEFINE_string("saved_models", "saved_models", "The saved_models folder.")
 
 
 def measure_test_errors(model: Any, tasks: list[int], folder: str) -> dict[int, float]:

@@ -19,17 +19,14 @@ from typing import Any
 
 from absl import app, flags
 
-from zoo.pretrained import provenance, write_metadata
+from zoo.pretrained import define_export_flags, provenance, write_metadata
 
 FLAGS = flags.FLAGS
 
 
 def _define_flags() -> None:
     """Defined only when run as a script, so importing this module (tests do) defines no global flags."""
-    flags.DEFINE_string("workdir", None, "A finished train.py workdir (with model.keras and results.json).")
-    flags.DEFINE_string("preset", "badd", "Preset name: writes saved_models/neural_gpu/<preset>.keras/.json.")
-    flags.DEFINE_string("command", None, "The exact command that trained the run, for the metadata.")
-    flags.DEFINE_string("saved_models", "saved_models", "The saved_models folder.")
+    define_export_flags("neural_gpu", "badd")
     flags.DEFINE_integer("examples", 64, "Examples per length of the re-measurement.")
     flags.DEFINE_integer("seed", 20151120, "Seed of the re-measurement's examples.")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from absl import app, flags
 
-from zoo.pretrained import provenance, write_metadata
+from zoo.pretrained import define_export_flags, provenance, write_metadata
 
 NAME = "neural_programmer"
 FRESH_SEED = 20151116  # the Neural Programmer paper's arXiv date; any seed no training run uses
@@ -29,14 +29,7 @@ FLAGS = flags.FLAGS
 
 def _define_flags() -> None:
     """Defined only when run as a script, so importing this module (tests do) defines no global flags."""
-    flags.DEFINE_string(
-        "workdir", None, "A finished train.py / reproduce.py run (with model.keras, results.json)."
-    )
-    flags.DEFINE_string(
-        "preset", "single_column", "Preset name: writes saved_models/neural_programmer/<preset>.*"
-    )
-    flags.DEFINE_string("command", None, "The exact command that trained the run, for the metadata.")
-    flags.DEFINE_string("saved_models", "saved_models", "The saved_models folder.")
+    define_export_flags("neural_programmer", "single_column")
 
 
 def fresh_examples(data_kwargs: dict[str, Any], seed: int = FRESH_SEED, num_examples: int = FRESH_EXAMPLES):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from absl import app, flags
 
-from zoo.pretrained import provenance, write_metadata
+from zoo.pretrained import define_export_flags, provenance, write_metadata
 
 FIXTURE_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "cifar10_tiny.npz")
 
@@ -27,14 +27,7 @@ FLAGS = flags.FLAGS
 
 def _define_flags() -> None:
     """Defined only when run as a script, so importing this module (tests do) defines no global flags."""
-    flags.DEFINE_string(
-        "workdir", None, "A finished train.py / reproduce.py run directory (model.keras, results.json)."
-    )
-    flags.DEFINE_string(
-        "preset", "default", "Preset name: writes saved_models/resnet34/<preset>.keras and .json."
-    )
-    flags.DEFINE_string("command", None, "The exact command that trained the run, recorded in the metadata.")
-    flags.DEFINE_string("saved_models", "saved_models", "The saved_models folder.")
+    define_export_flags("resnet", "default")
 
 
 def fixture_predictions(model: Any) -> list[int]:
