@@ -21,4 +21,4 @@ for steps in (1, 10):
     print(f"steps={steps} measured variance {var:.5f} expected {expected:.5f} rel.err {var / expected - 1:+.4f} "
           f"(6 s.e. = {6 * (2 / n) ** 0.5:.4f})")
 PY
-python3 benchmarks/noise_overhead.py --blocks=20 --steps_per_block=50 --batch=128 2>&1 | tee "$out/noise_overhead.txt"
+python3 benchmarks/noise_overhead.py --rounds=60 --steps_per_block=10 --batch=128 --control 2>&1 | tee "$out/noise_overhead.txt"

@@ -1,9 +1,10 @@
 """Step-time cost of the gradient noise: median step time of a noisy optimizer / the same plain optimizer.
 
-Both models train side by side in one process, in interleaved blocks of steps, so machine load hits both alike.
+Both models train side by side in one process, in interleaved blocks of steps, so machine load hits both alike;
+the reported ratio is the median over rounds of (noisy block time / plain block time of the same round).
 
     python benchmarks/noise_overhead.py                  # 20x50 ReLU MLP (batch 128) and a small conv net
-    python benchmarks/noise_overhead.py --blocks=30 --steps_per_block=50 --models=mlp
+    python benchmarks/noise_overhead.py --models=mlp --jit=off --rounds=200 --control
 """
 
 from __future__ import annotations
@@ -48,30 +49,49 @@ def _data(model: keras.Model, batch: int) -> tuple[np.ndarray, np.ndarray]:
     return x, rng.integers(0, 10, size=(batch,))
 
 
-def measure(builder, jit_compile: bool, blocks: int, steps_per_block: int, batch: int) -> dict[str, float]:
-    """Median seconds per step of plain SGD and NoisySGD(eta=0.01), interleaved block by block."""
-    models = {}
-    for name, optimizer in (
+def measure(
+    builder, jit_compile: bool, rounds: int, steps_per_block: int, batch: int, control: bool = False
+) -> dict[str, float]:
+    """Step times of plain SGD and NoisySGD(eta=0.01), run in alternating blocks of `steps_per_block` steps.
+
+    Each round times one block of every model (the order alternates between rounds), and the ratio of a round is
+    noisy / plain within that round, so load that changes between rounds cancels. Returns the median and the
+    quartiles of the per-round ratios and the median step times. With `control`, a second plain SGD model runs
+    in the same rounds and its ratio to the first (ideally 1.0) shows the measurement's own noise.
+    """
+    candidates = [
         ("plain", keras.optimizers.SGD(0.01)),
         ("noisy", keras_gradnoise.NoisySGD(0.01, eta=0.01, seed=0)),
-    ):
+    ]
+    if control:
+        candidates.append(("control", keras.optimizers.SGD(0.01)))
+    models = {}
+    for name, optimizer in candidates:
         keras.utils.set_random_seed(0)
         model = builder()
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", jit_compile=jit_compile)
         x, y = _data(model, batch)
-        model.train_on_batch(x, y)  # trace and compile outside the timing
+        for _ in range(3):
+            model.train_on_batch(x, y)  # trace, compile and warm up outside the timing
         models[name] = (model, x, y)
-    times = {name: [] for name in models}
-    for block in range(blocks):
-        order = list(models) if block % 2 == 0 else list(reversed(list(models)))
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for round_index in range(rounds):
+        order = list(models) if round_index % 2 == 0 else list(reversed(list(models)))
         for name in order:
             model, x, y = models[name]
             start = time.perf_counter()
             for _ in range(steps_per_block):
                 model.train_on_batch(x, y)
             times[name].append((time.perf_counter() - start) / steps_per_block)
-    plain, noisy = statistics.median(times["plain"]), statistics.median(times["noisy"])
-    return {"plain_ms": plain * 1e3, "noisy_ms": noisy * 1e3, "ratio": noisy / plain}
+    result = {f"{name}_ms": statistics.median(values) * 1e3 for name, values in times.items()}
+    for name in models:
+        if name == "plain":
+            continue
+        ratios = [a / b for a, b in zip(times[name], times["plain"])]
+        quartiles = statistics.quantiles(ratios, n=4)
+        result[f"{name}_ratio"] = statistics.median(ratios)
+        result[f"{name}_ratio_q1"], result[f"{name}_ratio_q3"] = quartiles[0], quartiles[2]
+    return result
 
 
 def main() -> None:
@@ -79,8 +99,13 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--models", default="mlp,conv", help="comma-separated: mlp, conv")
-    parser.add_argument("--blocks", type=int, default=20)
-    parser.add_argument("--steps_per_block", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=60, help="rounds of interleaved blocks")
+    parser.add_argument("--steps_per_block", type=int, default=10)
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="also time a second plain model: its ratio shows the noise floor",
+    )
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument(
         "--jit",
@@ -99,11 +124,15 @@ def main() -> None:
         if keras.backend.backend() == "jax":
             jits = (True,)
         for jit in jits:
-            result = measure(builders[name], jit, args.blocks, args.steps_per_block, args.batch)
-            print(
+            result = measure(builders[name], jit, args.rounds, args.steps_per_block, args.batch, args.control)
+            line = (
                 f"{name:5s} jit_compile={jit!s:5s} plain {result['plain_ms']:.3f} ms/step  "
-                f"noisy {result['noisy_ms']:.3f} ms/step  ratio {result['ratio']:.3f}"
+                f"noisy {result['noisy_ms']:.3f} ms/step  ratio {result['noisy_ratio']:.3f} "
+                f"(quartiles {result['noisy_ratio_q1']:.3f}-{result['noisy_ratio_q3']:.3f})"
             )
+            if args.control:
+                line += f"  control ratio {result['control_ratio']:.3f}"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

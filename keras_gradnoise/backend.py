@@ -1,20 +1,21 @@
 """The few operations whose right form differs between Keras backends.
 
 Everything else in keras_gradnoise is written with keras.ops. What lives here:
-- drawing the standard normal sample for step t as a pure function of (seed, t): counter-based RNGs on every
-  backend, so the sample is the same on every replica, needs no RNG state besides two optimizer variables, and can
-  be scheduled alongside the backward pass (it does not depend on the gradients);
+- running the noise generator (keras_gradnoise/rng.py, a pure function of (seed, t)) compiled on TensorFlow;
 - on TensorFlow, the cross-replica sum of the gradients and the distributed variable update, which stock Keras
   fuses into `_backend_update_step` (we need the clipping and the noise between the two).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 from keras import ops
+
+from keras_gradnoise import rng
 
 
 def _backend() -> str:
@@ -23,6 +24,10 @@ def _backend() -> str:
 
 def standard_normal(size: int, seed: Any, step: Any) -> Any:
     """A float32 vector of `size` i.i.d. N(0, 1) samples, a pure function of the integer scalars (seed, step).
+
+    The generator is `keras_gradnoise.rng.standard_normal` on every backend. On TensorFlow it runs as its own
+    XLA-compiled function (inlined when the train step is already compiled with jit_compile=True): unfused, its
+    dozen elementwise integer ops would each be a separate kernel over the whole vector.
 
     Args:
         size: number of samples (static).
@@ -36,18 +41,24 @@ def standard_normal(size: int, seed: Any, step: Any) -> Any:
     if backend == "tensorflow":
         import tensorflow as tf
 
-        key = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
-        # Philox is TF's counter-based generator on CPU and GPU; a fixed algorithm keeps samples identical across
-        # devices (alg="auto_select" may differ between them).
-        return tf.random.stateless_normal((size,), seed=key, dtype=tf.float32, alg="philox")
+        # Plain tensors: a tf.function cannot take a Keras variable as an argument inside a traced train step.
+        seed, step = tf.identity(tf.convert_to_tensor(seed)), tf.identity(tf.convert_to_tensor(step))
+        return compiled(rng.standard_normal)(size, seed, step)
     if backend == "jax":
-        import jax
-
-        key = jax.random.fold_in(jax.random.key(ops.convert_to_tensor(seed, "uint32")), step)
-        return jax.random.normal(key, (size,), dtype="float32")
+        return rng.standard_normal(size, seed, step)
     raise NotImplementedError(
         f"keras_gradnoise supports the tensorflow and jax backends; the active backend is {backend!r}."
     )
+
+
+@functools.cache
+def compiled(function: Any) -> Any:
+    """`function` compiled with XLA on TensorFlow (one cached tf.function per function); unchanged elsewhere."""
+    if _backend() != "tensorflow":
+        return function
+    import tensorflow as tf
+
+    return tf.function(function, jit_compile=True, autograph=False)
 
 
 def densify(gradient: Any, shape: tuple) -> Any:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 SCRIPT = textwrap.dedent(
@@ -64,6 +65,14 @@ SCRIPT = textwrap.dedent(
         results.append(np.asarray(model.layers[0].kernel.value))
         out.setdefault("accumulation_noise_steps", []).append(int(np.asarray(optimizer.noise_step.value)))
     out["accumulation_equal"] = bool(np.array_equal(results[0], results[1]))
+
+    # The noise of one update, for comparison with TensorFlow's (the same generator on both backends).
+    optimizer = NoisySGD(1.0, eta=1.0, gamma=0.0, seed=13)
+    variable = keras.Variable(np.zeros(1000, "float32"))
+    optimizer.build([variable])
+    optimizer.noise_step.assign(2)
+    optimizer.apply([np.zeros(1000, "float32")], [variable])
+    out["noise_seed13_step2"] = (-np.asarray(variable.value)).tolist()
     print("RESULT " + json.dumps(out))
     """
 )
@@ -96,3 +105,11 @@ def test_jax_eta_zero_and_resume_are_exact(jax_results):
 def test_jax_gradient_accumulation(jax_results):
     assert jax_results["accumulation_equal"]
     assert jax_results["accumulation_noise_steps"] == [2, 2]
+
+
+def test_jax_draws_the_same_noise_as_tensorflow(jax_results):
+    from keras_gradnoise import NoisySGD
+    from keras_gradnoise.optimizers_test import noise_only_update
+
+    tensorflow_noise = noise_only_update(NoisySGD(1.0, eta=1.0, gamma=0.0, seed=13), n=1000, step=2)
+    np.testing.assert_allclose(jax_results["noise_seed13_step2"], tensorflow_noise, rtol=1e-6, atol=1e-7)

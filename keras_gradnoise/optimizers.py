@@ -24,8 +24,8 @@ so that clipping sees the all-reduced gradient (N replicas make the same update 
 batch; stock Keras clips each replica's partial gradient), the noise std does not depend on the replica count, and
 every replica adds the identical sample.
 
-The sample for update t is a pure function of (seed, t): a counter-based RNG keyed by two int32 optimizer
-variables, `noise_seed` and `noise_step`. Being optimizer variables, they are threaded through JAX's stateless
+The sample for update t is a pure function of (seed, t): a counter-based RNG (rng.py, the same numbers on every
+backend) keyed by two int32 optimizer variables, `noise_seed` and `noise_step`. Being optimizer variables, they are threaded through JAX's stateless
 train step and saved with the model, so `model.save` -> `load_model` -> `fit` continues bit-identically.
 `noise_step` counts the updates actually applied: it does not advance on gradient-accumulation micro-steps nor on
 steps skipped for non-finite gradients.
@@ -45,7 +45,7 @@ from keras.optimizers import Optimizer
 from keras.saving import register_keras_serializable
 from keras.src.optimizers import base_optimizer
 
-from keras_gradnoise import backend
+from keras_gradnoise import backend, rng
 from keras_gradnoise.schedules import PACKAGE, AnnealedNoise, ConstantNoise, NoiseSchedule
 
 DEFAULT_ETA = 0.01
@@ -140,6 +140,11 @@ class GradientNoiseMixin:
 
     def _add_noise(self, grads: list[Any], step: Any) -> list[Any]:
         sizes = [math.prod(g.shape) for g in grads]  # static: densify restored sparse gradients' shapes
+        if sum(sizes) > rng.MAX_SAMPLES:
+            raise ValueError(
+                f"The noise generator draws at most 2**32 samples per update (one per parameter); these "
+                f"{len(grads)} variables hold {sum(sizes)} parameters."
+            )
         # One RNG call for all variables: per-call overhead dominates for the many small tensors of a deep net.
         sample = backend.standard_normal(sum(sizes), ops.convert_to_tensor(self._noise_seed), step)
         sample = sample * self.noise_schedule(step)

@@ -178,17 +178,23 @@ def test_mixed_float16_model_trains_with_noise():
         keras.config.set_dtype_policy("float32")
 
 
-def test_noise_under_jit_compile_has_the_scheduled_variance():
+def _noise_of_fit(n, steps, eta, jit_compile):
     # With all-zero inputs the kernel's gradient is exactly zero, so after lr=1 SGD steps from a zero kernel the
-    # kernel is minus the sum of the noise of those steps (drawn by XLA's RNG inside the compiled step).
-    n, steps, eta = 20_000, 3, 0.3
+    # kernel is minus the sum of the noise of those steps.
     model = keras.Sequential([keras.Input((n,)), keras.layers.Dense(1, kernel_initializer="zeros")])
-    model.compile(optimizer=NoisySGD(learning_rate=1.0, eta=eta, seed=2), loss="mse", jit_compile=True)
+    model.compile(optimizer=NoisySGD(learning_rate=1.0, eta=eta, seed=2), loss="mse", jit_compile=jit_compile)
     model.fit(np.zeros((steps, n), "float32"), np.ones((steps, 1), "float32"), batch_size=1, verbose=0)
-    expected_variance = sum(eta / (1 + t) ** 0.55 for t in range(steps))
-    kernel = model.layers[0].kernel.numpy().ravel()
-    assert float(np.var(kernel)) == pytest.approx(expected_variance, rel=6 * math.sqrt(2 / n))
     assert int(model.optimizer.noise_step.numpy()) == steps
+    return model.layers[0].kernel.numpy().ravel()
+
+
+def test_noise_under_jit_compile_has_the_scheduled_variance_and_equals_graph_mode():
+    n, steps, eta = 20_000, 3, 0.3
+    kernel = _noise_of_fit(n, steps, eta, jit_compile=True)
+    expected_variance = sum(eta / (1 + t) ** 0.55 for t in range(steps))
+    assert float(np.var(kernel)) == pytest.approx(expected_variance, rel=6 * math.sqrt(2 / n))
+    # The generator is XLA-compiled in graph mode too, so the run does not depend on the jit_compile setting.
+    np.testing.assert_allclose(kernel, _noise_of_fit(n, steps, eta, jit_compile=False), rtol=1e-5, atol=1e-6)
 
 
 def test_sparse_embedding_gradients_get_dense_noise():

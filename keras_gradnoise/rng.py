@@ -1,0 +1,115 @@
+"""The noise generator: a counter-based hash RNG written with keras.ops, the same bits on every backend.
+
+Sample i of update t is a pure function of (seed, t, i):
+
+    k1 = mix32(seed ^ 0x9E3779B9)            # the run's key
+    k2 = mix32(k1 ^ mix32(t))                # the update's key
+    bits_i = mix32(mix32(i ^ k1) + k2)       # 32 random bits (arithmetic mod 2**32)
+    u_i = (2 * (bits_i >> 9) + 1) / 2**23 - 1        # uniform on a symmetric 2**23-point grid in (-1, 1)
+    z_i = sqrt(2) * erfinv(u_i)              # N(0, 1) by the inverse CDF
+
+`mix32` is a 32-bit integer finalizer (xor-shift / multiply, the "lowbias32" constants of C. Wellons' hash
+prospector); for fixed keys every stage is a bijection of uint32, so the 2**32 counters of one update give 2**32
+distinct bit patterns.
+
+Why not the backends' own generators: per sample this is about a dozen integer operations and one erfinv, all
+elementwise, which XLA fuses into one vectorized loop. Measured on the 2-core CPU box for 88,010 samples (the
+20x50 MLP): TF's Philox `stateless_normal` took 0.65-0.74 ms in graph mode and 1.7 ms under XLA (XLA's CPU Philox
+and Box-Muller do not vectorize); this generator compiled with XLA took about 0.15 ms (benchmarks/README.md).
+
+Range and resolution: u has 23 bits, so |z| <= 5.29 (a standard normal exceeds that with probability 1.2e-7) and
+samples lie on the inverse-CDF image of a 2**23-point grid. (With 24 bits, (1 + u) / 2 at the grid's top would
+round to 1 in float32, and TensorFlow's unfused erfinv, which goes through that quantity, returns inf there.) For gradient noise this is indistinguishable from an
+exact normal; the tests check moments, tail shares, and correlations across samples, updates and seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from keras import ops
+
+MAX_SAMPLES = 2**32
+_M1, _M2 = 0x7FEB352D, 0x846CA68B
+_RUN_SALT = 0x9E3779B9
+_GRID = 2.0**23
+
+
+def _u32(value: int) -> Any:
+    return ops.convert_to_tensor(value, "uint32")
+
+
+def mix32(x: Any) -> Any:
+    """The 32-bit integer finalizer: x ^= x >> 16; x *= M1; x ^= x >> 15; x *= M2; x ^= x >> 16 (mod 2**32).
+
+    Args:
+        x: uint32 tensor.
+
+    Returns:
+        uint32 tensor of the same shape; a bijection of uint32, applied elementwise.
+    """
+    x = ops.bitwise_xor(x, ops.right_shift(x, _u32(16)))
+    x = ops.multiply(x, _u32(_M1))
+    x = ops.bitwise_xor(x, ops.right_shift(x, _u32(15)))
+    x = ops.multiply(x, _u32(_M2))
+    return ops.bitwise_xor(x, ops.right_shift(x, _u32(16)))
+
+
+def random_bits(size: int, seed: Any, step: Any, offset: int = 0) -> Any:
+    """32 random bits for each counter offset, ..., offset + size - 1 of update `step` of run `seed`.
+
+    Args:
+        size: number of samples (static).
+        seed: non-negative int32 scalar.
+        step: non-negative int32 scalar.
+        offset: first counter (static); offset + size must not exceed 2**32.
+
+    Returns:
+        uint32 tensor of shape (size,).
+    """
+    if offset < 0 or offset + size > MAX_SAMPLES:
+        raise ValueError(f"counters [{offset}, {offset + size}) must lie in [0, 2**32).")
+    run_key = mix32(ops.bitwise_xor(ops.cast(seed, "uint32"), _u32(_RUN_SALT)))
+    step_key = mix32(ops.bitwise_xor(run_key, mix32(ops.cast(step, "uint32"))))
+    counters = ops.cast(ops.arange(size, dtype="int32"), "uint32")
+    if offset:
+        counters = ops.add(counters, _u32(offset))
+    return mix32(ops.add(mix32(ops.bitwise_xor(counters, run_key)), step_key))
+
+
+def symmetric_uniform(bits: Any) -> Any:
+    """Maps uint32 bits to float32 u = (2 * (bits >> 9) + 1) / 2**23 - 1, uniform on a grid symmetric about 0.
+
+    Every step of this is exact in float32 (a 23-bit integer, a power-of-two scale, and a sum whose exact value
+    is a multiple of 2**-23 below 1 in magnitude), so u is bit-identical on every backend and device; so is
+    (1 + u) / 2, which some erfinv implementations compute.
+
+    Args:
+        bits: uint32 tensor.
+
+    Returns:
+        float32 tensor of the same shape with values in [-1 + 2**-23, 1 - 2**-23].
+    """
+    top23 = ops.cast(ops.right_shift(bits, _u32(9)), "float32")
+    return top23 * (2.0 / _GRID) + (1.0 / _GRID - 1.0)
+
+
+def standard_normal(size: int, seed: Any, step: Any, offset: int = 0) -> Any:
+    """`size` i.i.d. N(0, 1) float32 samples, a pure function of (seed, step, counter).
+
+    Args:
+        size: number of samples (static).
+        seed: non-negative int32 scalar identifying the run.
+        step: non-negative int32 scalar identifying the update.
+        offset: first counter (static), so disjoint slices of one update's stream can be drawn separately.
+
+    Returns:
+        float32 tensor of shape (size,).
+
+    Example:
+        >>> z = standard_normal(1000, seed=7, step=0)  # the same 1000 numbers on TensorFlow and JAX
+
+    Reference: the noise of Neelakantan et al. 2015 (arXiv 1511.06807) is this sample times sigma_t.
+    """
+    return math.sqrt(2.0) * ops.erfinv(symmetric_uniform(random_bits(size, seed, step, offset)))
