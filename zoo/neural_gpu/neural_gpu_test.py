@@ -62,6 +62,17 @@ def test_examples_decode_to_true_sums_and_products(task: str, length: int, mixed
         assert 0.4 < full_share < 0.75 and len(set(sizes)) > full_bits // 2 and min(sizes) < full_bits // 2
 
 
+@pytest.mark.parametrize("task", ["badd", "bmul"])
+def test_padded_examples_hold_the_requested_operand_size(task: str) -> None:
+    inputs, targets = tasks.make_padded_examples(task, 5, 41, 50, np.random.default_rng(3))
+    for x, y in zip(inputs, targets):
+        a, b, separator = _decode_example(x)
+        assert x[5] == separator and int((x != tasks.PAD).sum()) == 11 and not x[11:].any()
+        assert tasks.decode_number(y) == (a + b if task == "badd" else a * b)
+    with pytest.raises(ValueError, match="bits must be an integer in \\[1, \\(length - 1\\) // 2 = 20\\]"):
+        tasks.make_padded_examples(task, 21, 41, 1, np.random.default_rng(0))
+
+
 def test_examples_are_uniform_and_reproducible() -> None:
     first = tasks.make_examples("badd", 21, 4000, np.random.default_rng(5))
     again = tasks.make_examples("badd", 21, 4000, np.random.default_rng(5))
@@ -231,7 +242,7 @@ def test_dataset_batches_depend_only_on_seed_epoch_index_and_length() -> None:
 
 
 def test_table7_summary_counts_runs_below_each_threshold() -> None:
-    results = [{"metrics": {"bit_error_len200": e}} for e in (0.0, 0.015, 0.025, 0.04, 0.2)] + [
+    results = [{"metrics": {"bit_error_len401": e}} for e in (0.0, 0.015, 0.025, 0.04, 0.2)] + [
         {"metrics": {}}
     ]
     assert summarize_table7(results) == {

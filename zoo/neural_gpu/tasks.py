@@ -65,20 +65,29 @@ def make_examples(
     if count < 1:
         raise ValueError(f"count must be >= 1; got {count!r}.")
     if not mixed_sizes:
-        return _encode(task, full_bits, length, count, rng)
+        return make_padded_examples(task, full_bits, length, count, rng)
     sizes = np.where(rng.random(count) < 0.5, full_bits, rng.integers(1, full_bits + 1, size=count))
     inputs = np.zeros((count, length), dtype=np.int32)
     targets = np.zeros((count, length), dtype=np.int32)
     for bits in np.unique(sizes):
         rows = np.flatnonzero(sizes == bits)
-        inputs[rows], targets[rows] = _encode(task, int(bits), length, len(rows), rng)
+        inputs[rows], targets[rows] = make_padded_examples(task, int(bits), length, len(rows), rng)
     return inputs, targets
 
 
-def _encode(
+def make_padded_examples(
     task: str, bits: int, length: int, count: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`count` examples with `bits`-bit operands (2 * bits + 1 <= length), padded to `length`."""
+    """`count` examples with `bits`-bit operands, padded to sequence length `length` (needs 2 * bits + 1 <= length).
+
+    Separates the two ways an input can be longer than in training: a longer tape (more padding) and longer
+    operands (`benchmarks/neural_gpu_generalization.py` sweeps both).
+    """
+    check_task(task)
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 1 or 2 * bits + 1 > length:
+        raise ValueError(
+            f"bits must be an integer in [1, (length - 1) // 2 = {(length - 1) // 2}]; got {bits!r}."
+        )
     operands = rng.integers(0, 2, size=(count, 2, bits), dtype=np.int64)
     inputs = np.zeros((count, length), dtype=np.int32)
     inputs[:, :bits] = operands[:, 0] + BIT0
@@ -160,6 +169,7 @@ def measure_error(
     count: int,
     seed: int,
     batch_size: int = 32,
+    bits: int | None = None,
 ) -> dict[str, float]:
     """Per-bit and per-sequence error of `model` on `count` fresh examples of `task` at `length`.
 
@@ -170,12 +180,16 @@ def measure_error(
         count: number of examples.
         seed: seeds the example generator (independent of any training data stream).
         batch_size: examples per forward pass.
+        bits: operand size; None means full size, (length - 1) // 2.
 
     Returns:
         {"bit_error": ..., "sequence_error": ..., "examples": count}.
     """
-    rng = np.random.default_rng([seed, length, 7919])
-    inputs, targets = make_examples(task, length, count, rng)
+    rng = np.random.default_rng([seed, length, 7919] if bits is None else [seed, length, 7919, bits])
+    if bits is None:
+        inputs, targets = make_examples(task, length, count, rng)
+    else:
+        inputs, targets = make_padded_examples(task, bits, length, count, rng)
     wrong_bits = scored_bits = wrong_sequences = 0
     for start in range(0, count, batch_size):
         logits = np.asarray(model.predict_on_batch(inputs[start : start + batch_size]))

@@ -1,0 +1,63 @@
+"""Where a trained Neural GPU stops generalizing: longer tapes versus longer operands.
+
+Two sweeps on fresh examples of the model's task:
+  * tape: operands of the training size (`--bits`, default: the largest the config trained on) padded into ever
+    longer tapes, so only the amount of padding (and the number of steps) grows;
+  * operands: full-size operands at each length, so the numbers themselves grow.
+A model that learned the algorithm is exact in both; one tied to its training sizes fails in the second only.
+
+    python benchmarks/neural_gpu_generalization.py                                   # the pretrained `badd` preset
+    python benchmarks/neural_gpu_generalization.py --model_path=/tmp/ngpu/model.keras --lengths=21,25,31,41
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    flags.DEFINE_string("model_path", None, "A .keras Neural GPU; default: the pretrained `badd` preset.")
+    flags.DEFINE_string("task", "badd", "badd or bmul.")
+    flags.DEFINE_integer("bits", 9, "Operand size of the tape sweep (the largest the model trained on).")
+    flags.DEFINE_list(
+        "lengths", ["19", "21", "23", "25", "29", "33", "41"], "Sequence lengths of both sweeps."
+    )
+    flags.DEFINE_integer("examples", 64, "Fresh examples per length and sweep.")
+    flags.DEFINE_integer("seed", 20151120, "Seed of the example generator.")
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    import zoo
+    from zoo.neural_gpu import tasks
+
+    if FLAGS.model_path:
+        import keras
+
+        import keras_gradnoise  # noqa: F401  (registers the optimizers a saved model may reference)
+
+        model = keras.saving.load_model(FLAGS.model_path)
+    else:
+        model = zoo.load_pretrained("neural_gpu", "badd")
+    print(f"{'length':>6} {'bits':>5} | tape sweep: bit / sequence error | {'bits':>5} | operand sweep")
+    for length in (int(text) for text in FLAGS.lengths):
+        tape = tasks.measure_error(model, FLAGS.task, length, FLAGS.examples, FLAGS.seed, bits=FLAGS.bits)
+        full = tasks.measure_error(model, FLAGS.task, length, FLAGS.examples, FLAGS.seed)
+        print(
+            f"{length:6d} {FLAGS.bits:5d} | {tape['bit_error']:10.4f} / {tape['sequence_error']:.3f}"
+            f"{'':17s}| {tasks.operand_bits(length):5d} | {full['bit_error']:.4f} / {full['sequence_error']:.3f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
