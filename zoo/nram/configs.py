@@ -1,10 +1,14 @@
 """Named configs of the NRAM: `smoke`, `default`, `access`, `paper`, `table6` and `task_<name>` for every task.
 
-Every config trains with Adam, the paper's two gradient clips (per-coordinate `gradient_clip_value` inside the
-model, then the optimizer's `global_clipnorm`), the entropy bonus with a per-epoch decay and the combined
-curriculum over difficulty. Gradient noise (variance eta / (1 + t)^0.55, added after the clipping; Neelakantan
-et al. 2015 use eta = 0.3 for the NRAM) is on in `smoke` and `paper`, set per setting in the Table 6 sweep, and
-off in the CPU configs, where it slowed learning in every run we measured (docs/nram.md).
+Every config trains, as Kurach et al. 2015 (section 4.1) do, with Adam, the paper's controller (an LSTM after
+one ReLU layer, Neelakantan et al. 2015 use the LSTM for the NRAM), its two gradient clips (C1 on every
+activation's gradient inside the model, `gradient_clip_value`; C2 on the global norm, the optimizer's
+`global_clipnorm`), an entropy bonus whose weight decays exponentially (per epoch) and the combined curriculum
+over difficulty. The papers give no values for C1, C2, the entropy weight and its decay, the memory size, the
+number of registers, the controller width or the step budgets: those numbers below are ours. Gradient noise
+(variance eta / (1 + t)^0.55, added after the clipping; Neelakantan et al. 2015 use eta = 0.3 for the NRAM) is
+on in `smoke` and `paper`, set per setting in the Table 6 sweep, and off in the CPU configs, where it slowed
+learning in every run we measured (docs/nram.md).
 """
 
 from __future__ import annotations
@@ -109,19 +113,21 @@ def access() -> TrainConfig:
 
 
 def paper() -> TrainConfig:
-    """ListK at the scale of the paper's experiment as far as we reconstructed it (GPU; see docs/nram.md)..
+    """ListK at the paper's training complexity, lists of up to 10 nodes (Table 1 of Kurach et al.; GPU)..
 
     python train.py --model=nram --config=paper --workdir=/tmp/nram_paper
 
-    The memory size, number of registers, step budget, controller width and training length are our choices
-    for ListK with up to 8 nodes; Neelakantan et al. 2015 give eta = 0.3 and 100 restarts per setting.
+    From the papers: the task and its largest list length (10), the LSTM controller with a ReLU layer, Adam, the
+    curriculum, eta = 0.3 (Neelakantan et al. 2015, who run 100 restarts per setting). Ours: the memory size
+    (24 cells, the smallest even size that holds 10 nodes), registers, step budget, controller width, the clip
+    values, the entropy schedule and the training length.
     """
     return TrainConfig(
         model="nram",
         model_kwargs={
             "memory_size": 24,
             "num_registers": 5,
-            "max_timesteps": 12,
+            "max_timesteps": 13,
             "controller": "lstm",
             "hidden_units": 128,
             "gradient_clip_value": 10.0,
@@ -129,7 +135,7 @@ def paper() -> TrainConfig:
         },
         data_kwargs={
             "task": "list_k",
-            "difficulty": 8,
+            "difficulty": tasks.get_task("list_k").paper_difficulty,
             "curriculum_threshold": 0.9,
             "entropy_decay": 0.95,
             "check_examples": 256,

@@ -1,13 +1,17 @@
-"""Training data for the NRAM: a seeded stream of task examples with the paper's curriculum over difficulty.
+"""The NRAM data stream: batches of a task's examples with the paper's curriculum over difficulty.
 
-Kurach et al. 2015 (arXiv 1511.06392) train with the curriculum of Zaremba & Sutskever 2014 (the "combined"
-strategy): with the current difficulty D, every example's difficulty is drawn as
-  * 10%: uniformly from [1, max_difficulty] (keeps every level in view),
+Kurach et al. 2015 (arXiv 1511.06392, appendix B) train with the curriculum of Zaremba & Sutskever 2014
+unchanged: with the current level D, every example's difficulty d is drawn as
+  * 10%: uniformly from all difficulties, [1, max_difficulty],
   * 25%: uniformly from [1, D + e],
   * 65%: D + e,
-with e ~ Geometric(1/2) - 1 (so e = 0 half of the time), clipped to [1, max_difficulty]. D starts at
-`min_difficulty` and rises by one at an epoch end when the whole-example accuracy at D on fresh check examples
-reaches `threshold`.
+with e drawn from a geometric distribution with success probability 1/2 (here counted from 0, e = k - 1 for
+k ~ Geometric(1/2) on {1, 2, ...}, so that d = D half of the time: the paper does not say which of the two
+usual supports it means), clipped to [1, max_difficulty]. D starts at `min_difficulty` and rises by one (up
+to max_difficulty) when the model's error rate goes below a threshold, with successive rises some batches
+apart. Here the error rate is the paper's per-cell error (section 4.2: wrong scored cells / scored cells)
+measured at D on fresh check examples at the end of an epoch, and D rises when the cell accuracy reaches
+`threshold`; at most one rise per epoch keeps rises `steps_per_epoch` batches apart.
 
 Resume: batch i of epoch e is a function of (seed, e, i, D of epoch e) alone. D is the callback's state
 (`get_state`/`set_state`), which the zoo harness stores with every checkpoint.
@@ -154,15 +158,16 @@ def measure(
 
 
 class CurriculumCallback(keras.callbacks.Callback):
-    """Raises the curriculum difficulty when the example accuracy at the current one reaches `threshold`.
+    """Raises the curriculum difficulty when the cell accuracy at the current one reaches `threshold`.
 
-    Also multiplies the model's entropy-bonus weight by `entropy_decay` at every epoch end. Adds
-    `curriculum_difficulty` (the difficulty of the next epoch), `curriculum_example_accuracy` and
-    `entropy_weight` to the epoch logs.
+    The paper raises the level when its error rate, a per-cell error (section 4.2), falls below a threshold.
+    Also multiplies the model's entropy-bonus weight by `entropy_decay` at every epoch end (the paper's
+    exponentially decreasing entropy coefficient). Adds `curriculum_difficulty` (the difficulty of the next
+    epoch), `curriculum_cell_accuracy`, `curriculum_example_accuracy` and `entropy_weight` to the epoch logs.
 
     Args:
         dataset: the NRAMDataset the curriculum drives.
-        threshold: example accuracy needed at the current difficulty to move on.
+        threshold: cell accuracy (1 - the paper's error rate) needed at the current difficulty to move on.
         check_examples: fresh examples of the per-epoch check.
         entropy_decay: factor applied to the entropy weight at every epoch end.
     """
@@ -206,7 +211,7 @@ class CurriculumCallback(keras.callbacks.Callback):
         )
         if (
             data.curriculum
-            and check["example_accuracy"] >= self.threshold
+            and check["cell_accuracy"] >= self.threshold
             and data.current < data.max_difficulty
         ):
             data.current += 1
@@ -214,5 +219,6 @@ class CurriculumCallback(keras.callbacks.Callback):
         core.entropy_weight.assign(core.entropy_weight * self.entropy_decay)
         if logs is not None:
             logs["curriculum_difficulty"] = float(data.current)
+            logs["curriculum_cell_accuracy"] = float(check["cell_accuracy"])
             logs["curriculum_example_accuracy"] = float(check["example_accuracy"])
             logs["entropy_weight"] = float(keras.ops.convert_to_numpy(core.entropy_weight))

@@ -2,22 +2,35 @@
 
 The machine has R registers and a memory tape of M cells; every register and cell holds a probability
 distribution over the integers {0..M-1}, so the whole machine is differentiable. At every timestep the
-controller (an LSTM or a feed-forward net) sees only P(register i = 0) for each register and emits:
+controller sees only P(register i = 0) for each register (section 3.1) and emits:
   * for every module argument, a softmax over the registers and the outputs of the modules before it;
   * for every register, a softmax over the registers and all module outputs: the register's next value;
-  * a stop probability f_t.
-The 14 modules (zoo.nram.modules) run in order; WRITE updates the tape. The stop distribution is
+  * a stop probability f_t = sigmoid(x_t).
+The controller is, as in section 4.1, an LSTM with one ReLU layer between its input and the LSTM cell, or an
+MLP with two ReLU hidden layers, every layer `hidden_units` wide. The 14 modules (zoo.nram.modules) run in
+order; WRITE updates the tape and returns the value it wrote (appendix C). The stop distribution is
 p_t = f_t * prod_{s<t} (1 - f_s) for t < T and p_T = 1 - sum_{t<T} p_t, with T the example's step budget, and
-the loss is -sum_t p_t sum_{scored cells i} log(max(M_t[i, y_i], eps)) (`NRAMLoss`).
+the loss is -sum_t p_t sum_{scored cells i} log(max(M_t[i, y_i], eps)) (`NRAMLoss`, section 3.3).
 
 The model's output is a "trace" of shape (batch, max_timesteps, M, M + 1): trace[..., :M] is the memory tape
 after each step and trace[:, t, :, M] is p_t (repeated over cells). `NRAMLoss`, `CellAccuracy`,
 `ExampleAccuracy` and `predict_memory` read it. Steps after an example's budget get p_t = 0.
 
-Gradient clipping: the paper clips twice. Here the first clip is per coordinate of the gradient of every
-weight (`gradient_clip_value`, done inside the model with a custom gradient so it is the same on every
-backend) and the second is the optimizer's `global_clipnorm` (TrainConfig.global_clipnorm). The gradient noise
-of keras_gradnoise is then added after both clips by the noisy optimizer.
+Training techniques of section 4.1 that live in the model:
+  * Gradient clipping, first clip: the gradient with respect to every activation (controller layers and state,
+    logits, module outputs, registers, memory) is clipped coordinate-wise to [-C1, C1] while backpropagating
+    (`gradient_clip_value`), which keeps the hundreds of layers of the unrolled machine from overflowing. The
+    second clip (global L2 norm <= C2) is the optimizer's `global_clipnorm`, and keras_gradnoise's noise is
+    added after both by the noisy optimizer.
+  * Distribution constraints: softmax outputs, module outputs, registers and memory rows are rescaled to sum
+    to 1 after they are computed; the backward pass treats the rescaling as the identity, as the paper does.
+  * Entropy bonus: -entropy_weight * entropy of the controller's selection distributions is added to the
+    loss; the weight is annealed exponentially by `zoo.nram.curriculum.CurriculumCallback`.
+  * log(max(x, eps)) wherever a logarithm is taken (loss and entropy), eps = LOG_EPS by default.
+
+Models saved before these paper details were checked (no `controller_layers` in their config) load with the
+architecture they were trained with: no ReLU layer before the LSTM (or one tanh layer for the MLP) and a WRITE
+that returns 0 (see `NRAMCore.from_config`).
 """
 
 from __future__ import annotations
@@ -32,6 +45,13 @@ from zoo.nram import modules
 
 _PACKAGE = "keras_gradnoise_zoo"
 _CONTROLLERS = ("lstm", "feedforward")
+_ACTIVATIONS = ("relu", "tanh")
+_WRITE_OUTPUTS = ("value", "zero")
+# The paper's controllers (section 4.1): an LSTM with one hidden layer between its input and the LSTM cells, or
+# an MLP with two hidden layers.
+_PAPER_CONTROLLER_LAYERS = {"lstm": 1, "feedforward": 2}
+# The paper's log(max(x, eps)) guard, one eps for the loss and the entropy (section 4.1).
+LOG_EPS = 1e-6
 
 
 def _clip_gradient(value: float):
@@ -49,6 +69,17 @@ def _clip_gradient(value: float):
     return identity
 
 
+def renormalize(x):
+    """Rescales the last axis of `x` to sum to 1; the backward pass treats this as the identity.
+
+    The paper's "enforcing distribution constraints": after hundreds of soft operations, rounding lets a
+    distribution drift from summing to 1, so it is multiplied by the inverse of its sum at the critical places,
+    without backpropagating through the rescaling.
+    """
+    total = ops.sum(x, axis=-1, keepdims=True)
+    return x + ops.stop_gradient(x / ops.maximum(total, 1e-30) - x)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class NRAMCore(keras.layers.Layer):
     """The NRAM's registers, memory tape, modules and controller, run for `max_timesteps` steps.
@@ -59,12 +90,18 @@ class NRAMCore(keras.layers.Layer):
         memory_size: M, the number of memory cells and of integer values (pointers are values).
         num_registers: R, the number of registers; they start as the point distribution on 0.
         max_timesteps: steps the graph runs; an example stops at its own budget (input `timesteps`), clipped
-        here. controller: "lstm" or "feedforward".
-        hidden_units: width of the controller's LSTM state or hidden layer.
-        gradient_clip_value: if set, every coordinate of every weight's gradient is clipped to this range (the
-            paper's first clip; the second is the optimizer's global_clipnorm).
+            here.
+        controller: "lstm" or "feedforward".
+        hidden_units: width of every controller layer (the paper's layers are all equally wide).
+        gradient_clip_value: if set, the gradient with respect to every activation of the machine is clipped
+            coordinate-wise to this range during backpropagation (the paper's first clip, C1; the second is the
+            optimizer's global_clipnorm).
         entropy_weight: initial weight of the entropy bonus: the loss gets -entropy_weight * mean entropy of
             the controller's selection distributions. A non-trainable weight, so a callback can anneal it.
+        controller_layers: hidden layers of the controller: for "lstm" the layers between its input and the
+            LSTM cell, for "feedforward" the MLP's hidden layers. None: the paper's (1 and 2).
+        activation: nonlinearity of those layers; the paper uses ReLU everywhere.
+        write_output: what WRITE returns to the circuit: "value" (the value written, appendix C) or "zero".
         **kwargs: keras.layers.Layer arguments.
     """
 
@@ -77,6 +114,9 @@ class NRAMCore(keras.layers.Layer):
         hidden_units: int = 64,
         gradient_clip_value: float | None = None,
         entropy_weight: float = 0.0,
+        controller_layers: int | None = None,
+        activation: str = "relu",
+        write_output: str = "value",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -86,6 +126,13 @@ class NRAMCore(keras.layers.Layer):
         _check_int("hidden_units", hidden_units, 1)
         if controller not in _CONTROLLERS:
             raise ValueError(f"controller must be one of {_CONTROLLERS}; got {controller!r}.")
+        if controller_layers is None:
+            controller_layers = _PAPER_CONTROLLER_LAYERS[controller]
+        _check_int("controller_layers", controller_layers, 0 if controller == "lstm" else 1)
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {activation!r}.")
+        if write_output not in _WRITE_OUTPUTS:
+            raise ValueError(f"write_output must be one of {_WRITE_OUTPUTS}; got {write_output!r}.")
         if gradient_clip_value is not None and not gradient_clip_value > 0:
             raise ValueError(f"gradient_clip_value must be > 0 or None; got {gradient_clip_value!r}.")
         if not entropy_weight >= 0:
@@ -97,6 +144,9 @@ class NRAMCore(keras.layers.Layer):
         self.hidden_units = hidden_units
         self.gradient_clip_value = gradient_clip_value
         self.entropy_weight_init = float(entropy_weight)
+        self.controller_layers = int(controller_layers)
+        self.activation = activation
+        self.write_output = write_output
         # Logit layout of the controller's output: per module argument a softmax over the R registers and the
         # outputs of the modules before it, then per register a softmax over R + Q candidates, then f_t.
         self._argument_slices: list[list[tuple[int, int]]] = []
@@ -120,10 +170,36 @@ class NRAMCore(keras.layers.Layer):
             if name in modules.INTEGER_OPS and modules.ARITY[name] == 1
         }
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> NRAMCore:
+        """Configs saved before `controller_layers` existed describe the architecture they were trained with.
+
+        That architecture had no ReLU layer before the LSTM (an MLP controller had one tanh layer) and a WRITE
+        that returned 0; filling these in keeps such saved models (the shipped presets) loadable and unchanged.
+        """
+        config = dict(config)
+        if "controller_layers" not in config:
+            config["controller_layers"] = 0 if config.get("controller", "lstm") == "lstm" else 1
+            config.setdefault("activation", "tanh")
+            config.setdefault("write_output", "zero")
+        return super().from_config(config)
+
     def build(self, memory_values_shape, timesteps_shape=None) -> None:
         r, h = self.num_registers, self.hidden_units
+        # Creation order fixes the saved variables' order: the hidden layers come first, so a legacy MLP (one
+        # layer) and a legacy LSTM (none) keep the variable order they were saved with.
+        self.hidden_kernels, self.hidden_biases = [], []
+        width = r
+        for i in range(self.controller_layers):
+            self.hidden_kernels.append(
+                self.add_weight(shape=(width, h), initializer="glorot_uniform", name=f"hidden_kernel_{i}")
+            )
+            self.hidden_biases.append(
+                self.add_weight(shape=(h,), initializer="zeros", name=f"hidden_bias_{i}")
+            )
+            width = h
         if self.controller == "lstm":
-            self.kernel = self.add_weight(shape=(r, 4 * h), initializer="glorot_uniform", name="kernel")
+            self.kernel = self.add_weight(shape=(width, 4 * h), initializer="glorot_uniform", name="kernel")
             self.recurrent_kernel = self.add_weight(
                 shape=(h, 4 * h), initializer="orthogonal", name="recurrent_kernel"
             )
@@ -133,9 +209,6 @@ class NRAMCore(keras.layers.Layer):
             self.bias = self.add_weight(
                 shape=(4 * h,), initializer=keras.initializers.Constant(bias), name="bias"
             )
-        else:
-            self.kernel = self.add_weight(shape=(r, h), initializer="glorot_uniform", name="kernel")
-            self.bias = self.add_weight(shape=(h,), initializer="zeros", name="bias")
         self.output_kernel = self.add_weight(
             shape=(h, self._num_logits), initializer="glorot_uniform", name="output_kernel"
         )
@@ -148,22 +221,25 @@ class NRAMCore(keras.layers.Layer):
         )
         self.built = True
 
-    def _weights_for_step(self) -> dict[str, Any]:
-        names = ["kernel", "bias", "output_kernel", "output_bias"]
-        if self.controller == "lstm":
-            names.append("recurrent_kernel")
-        tensors = {name: ops.convert_to_tensor(getattr(self, name)) for name in names}
-        if self.gradient_clip_value is not None:
-            # Reading each weight once through the clipping identity makes the clip act on the weight's total
-            # gradient (summed over all timesteps), i.e. exactly on the coordinates the optimizer sees.
-            clip = _clip_gradient(float(self.gradient_clip_value))
-            tensors = {name: clip(tensor) for name, tensor in tensors.items()}
-        return tensors
-
     def call(self, memory_values, timesteps):
         m, r = self.memory_size, self.num_registers
         dtype = self.compute_dtype
-        w = self._weights_for_step()
+        if self.gradient_clip_value is None:
+
+            def clip(x):
+                return x
+
+        else:
+            clip = _clip_gradient(float(self.gradient_clip_value))
+        activation = ops.relu if self.activation == "relu" else ops.tanh
+        hidden = [
+            (ops.convert_to_tensor(kernel), ops.convert_to_tensor(bias))
+            for kernel, bias in zip(self.hidden_kernels, self.hidden_biases)
+        ]
+        names = ["output_kernel", "output_bias"] + (
+            ["kernel", "recurrent_kernel", "bias"] if self.controller == "lstm" else []
+        )
+        w = {name: ops.convert_to_tensor(getattr(self, name)) for name in names}
         batch = ops.shape(memory_values)[0]
         memory = ops.one_hot(ops.cast(memory_values, "int32"), m, dtype=dtype)
         # Every register starts as the point distribution on 0.
@@ -177,17 +253,21 @@ class NRAMCore(keras.layers.Layer):
         tables = {name: ops.cast(table, dtype) for name, table in self._tables.items()}
         unary_tables = {name: ops.cast(table, dtype) for name, table in self._unary_tables.items()}
 
+        def select(logits):
+            return renormalize(ops.softmax(logits, axis=-1))
+
         def step_fn(carry, step):
             memory, registers, h, c, running, _, _ = carry
-            zero_probs = registers[:, :, 0]
+            x = registers[:, :, 0]  # P(register i = 0): the controller's only input
+            for kernel, bias in hidden:
+                x = clip(activation(ops.matmul(x, kernel) + bias))
             if self.controller == "lstm":
-                gates = ops.matmul(zero_probs, w["kernel"]) + ops.matmul(h, w["recurrent_kernel"]) + w["bias"]
+                gates = ops.matmul(x, w["kernel"]) + ops.matmul(h, w["recurrent_kernel"]) + w["bias"]
                 i, f, g, o = ops.split(gates, 4, axis=-1)
-                c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-                h = ops.sigmoid(o) * ops.tanh(c)
-            else:
-                h = ops.tanh(ops.matmul(zero_probs, w["kernel"]) + w["bias"])
-            logits = ops.matmul(h, w["output_kernel"]) + w["output_bias"]
+                c = clip(ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g))
+                h = clip(ops.sigmoid(o) * ops.tanh(c))
+                x = h
+            logits = clip(ops.matmul(x, w["output_kernel"]) + w["output_bias"])
             candidates = registers
             step_entropy = ops.zeros((batch,), dtype=dtype)
             for index, name in enumerate(modules.MODULE_NAMES):
@@ -196,27 +276,28 @@ class NRAMCore(keras.layers.Layer):
                     if width == 1:  # a single candidate (READ with one register): nothing to choose
                         arguments.append(candidates[:, 0])
                         continue
-                    weights = ops.softmax(logits[:, start : start + width], axis=-1)
+                    weights = select(logits[:, start : start + width])
                     step_entropy = step_entropy + _entropy(weights)
                     arguments.append(ops.einsum("bk,bkm->bm", weights, candidates))
                 if name == "READ":
                     output = modules.read(memory, arguments[0])
                 elif name == "WRITE":
-                    memory = modules.write(memory, arguments[0], arguments[1])
-                    output = constants["ZERO"]
+                    memory = clip(renormalize(modules.write(memory, arguments[0], arguments[1])))
+                    output = arguments[1] if self.write_output == "value" else constants["ZERO"]
                 elif name in constants:
                     output = constants[name]
                 elif name in unary_tables:
                     output = ops.matmul(arguments[0], unary_tables[name])
                 else:
                     output = modules.apply_table(tables[name], arguments[0], arguments[1])
+                output = clip(renormalize(output))
                 candidates = ops.concatenate([candidates, ops.expand_dims(output, 1)], axis=1)
             register_logits = ops.reshape(
                 logits[:, self._register_offset : self._stop_offset], (-1, r, self._num_candidates)
             )
-            register_weights = ops.softmax(register_logits, axis=-1)
+            register_weights = select(register_logits)
             step_entropy = step_entropy + ops.sum(_entropy(register_weights), axis=-1)
-            registers = ops.einsum("brk,bkm->brm", register_weights, candidates)
+            registers = clip(renormalize(ops.einsum("brk,bkm->brm", register_weights, candidates)))
             stop = ops.sigmoid(logits[:, self._stop_offset])
             is_last = ops.cast(ops.equal(budget, step), dtype)
             is_before = ops.cast(ops.less(step, budget), dtype)
@@ -260,12 +341,15 @@ class NRAMCore(keras.layers.Layer):
             hidden_units=self.hidden_units,
             gradient_clip_value=self.gradient_clip_value,
             entropy_weight=self.entropy_weight_init,
+            controller_layers=self.controller_layers,
+            activation=self.activation,
+            write_output=self.write_output,
         )
         return config
 
 
 def _entropy(probabilities):
-    return -ops.sum(probabilities * ops.log(ops.maximum(probabilities, 1e-12)), axis=-1)
+    return -ops.sum(probabilities * ops.log(ops.maximum(probabilities, LOG_EPS)), axis=-1)
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
@@ -281,6 +365,9 @@ def build_nram(
     hidden_units: int = 64,
     gradient_clip_value: float | None = None,
     entropy_weight: float = 0.0,
+    controller_layers: int | None = None,
+    activation: str = "relu",
+    write_output: str = "value",
 ) -> keras.Model:
     """A functional NRAM: inputs {"memory": int (batch, M), "timesteps": int (batch,)} -> trace.
 
@@ -300,6 +387,9 @@ def build_nram(
         hidden_units=hidden_units,
         gradient_clip_value=gradient_clip_value,
         entropy_weight=entropy_weight,
+        controller_layers=controller_layers,
+        activation=activation,
+        write_output=write_output,
         name="nram_core",
     )
     trace = core(memory, timesteps)
@@ -336,7 +426,7 @@ class NRAMLoss(keras.losses.Loss):
     y_true is int (batch, M) with -1 for unscored cells; y_pred is the model's trace.
     """
 
-    def __init__(self, log_eps: float = 1e-6, name: str = "nram_loss", **kwargs: Any) -> None:
+    def __init__(self, log_eps: float = LOG_EPS, name: str = "nram_loss", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
         if not 0 < log_eps < 1:
             raise ValueError(f"log_eps must be in (0, 1); got {log_eps!r}.")

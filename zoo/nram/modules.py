@@ -1,6 +1,7 @@
 """The 14 NRAM modules, acting on probability distributions over the integers {0, ..., M-1}.
 
-Kurach, Andrychowicz & Sutskever 2015, "Neural Random-Access Machines" (arXiv 1511.06392), section 3. Every
+Kurach, Andrychowicz & Sutskever 2015, "Neural Random-Access Machines" (arXiv 1511.06392), sections 3 and 4.3
+(the module list, in the paper's order; the paper's optional repetition of the whole list is not implemented). Every
 register and memory cell holds a distribution over {0..M-1}. A two-argument module m turns argument
 distributions A, B into out[c] = sum_{a,b} A[a] B[b] [m(a, b) = c]; here each such module is a fixed M x M x M
 one-hot table contracted with einsum, so its output is exact and differentiable. READ and WRITE act on the
@@ -129,7 +130,7 @@ def read(memory, pointer):
 
 
 def write(memory, pointer, value):
-    """WRITE: cell i becomes (1 - pointer[i]) * memory[i] + pointer[i] * value (the paper's soft write).
+    """WRITE: cell i becomes (1 - pointer[i]) * memory[i] + pointer[i] * value (the paper's footnote 2).
 
     Args:
         memory: (batch, M cells, M values).
@@ -137,7 +138,8 @@ def write(memory, pointer, value):
         value: (batch, M) distribution of the value written.
 
     Returns:
-        The new memory, same shape. (The module's register-visible output is the constant 0.)
+        The new memory, same shape. The module's output seen by the circuit is the value written (appendix C
+        of the paper; `NRAMCore(write_output=...)` chooses it, "zero" for models saved before this was checked).
     """
     keep = 1.0 - ops.expand_dims(pointer, -1)
     return keep * memory + ops.expand_dims(pointer, -1) * ops.expand_dims(value, 1)

@@ -1,30 +1,37 @@
 """The NRAM paper's algorithmic tasks as numpy generators over an M-cell memory of integers in {0..M-1}.
 
-Kurach, Andrychowicz & Sutskever 2015 (arXiv 1511.06392), section 4 and appendix. Every task writes its input
-into the memory tape at fixed places (its "memory layout"), and the answer is read from fixed output cells
-after the machine stops. Pointer value 0 is NULL: address 0 always holds a header field, never a node.
+Kurach, Andrychowicz & Sutskever 2015 (arXiv 1511.06392), section 4.2 and appendix A (the memory layouts). Every
+task writes its input into the memory tape at fixed places (its "memory layout"), and the answer is read from
+fixed output cells after the machine stops. Pointer value 0 is NULL (the paper's array terminator and missing
+list/tree link): address 0 always holds a header field, never a node.
 
 Each generator fills one example: `memory` (the initial tape, length M) and `target` (the expected final value
-of every scored cell, -1 for cells that are not scored). `difficulty` is the task's size parameter (array or
-list length, number of tree nodes); `timesteps(difficulty)` is how many steps the machine gets for it.
+of every scored cell, -1 for cells that are not scored; the paper scores only the cells that should hold the
+output). `difficulty` is the paper's complexity measure of the task (Table 1: array length, list length,
+len(A) + len(B), tree size); `timesteps(difficulty)` is how many steps the machine gets for it (our choice: the
+paper gives no step budgets).
 
-Layouts (addresses in brackets; "trash" = random values that a correct program never looks at):
+Layouts (addresses in brackets; "trash" = random values that a correct program never looks at). All of them
+follow appendix A except where marked "ours" (the paper leaves it open or is self-contradictory there):
     access:       [0]=k, [1..n]=A, [n+1]=0.                         Output [0] = A[k].
     increment:    [0..n-1]=A, [n]=0.                                Output [i] = A[i] + 1 for i < n.
     copy:         [0]=p=n+1, [1..n]=A.                              Output [p+i] = A[i].
     reverse:      [0]=p=n+1, [1..n]=A.                              Output [p+i] = A[n-1-i].
-    swap:         [0]=p, [1]=q, [2..n+2]=A (n+1 values), [n+3]=0; p < q are addresses inside A.
+    swap:         [0]=p, [1]=q, [2..n+1]=A, [n+2]=0; p <= q are addresses inside A (p = q only for n = 1).
                   Output A with cells [p] and [q] swapped.
-    permutation:  [0]=a=n+1, [1..n]=P (a permutation of 0..n-1), [a..a+n-1]=A.  Output [1+i] = A[P[i]].
-    list_k:       [0]=head, [1]=k, [2]=out; nodes [next, value] at random places, trash elsewhere.
-                  Output [2] = value of the k-th node (k = 0 is the head).
-    list_search:  [0]=head, [1]=v, [2]=out; nodes as list_k.        Output [2] = address of the first node
-                  whose value is v.
-    merge:        [0]=p, [1]=q, [2]=r; sorted A at p, 0, sorted B at q, 0; n = len(A) + len(B).
-                  Output [r+i] = i-th element of the merged sequence.
-    walk_bst:     [0]=root, [1]=path pointer (=3), [2]=out; path of 1 (left) / 2 (right) at [3..],
-                  0-terminated; BST nodes [value, left, right] at random places (0 = no child), trash
-                  elsewhere. Output [2] = value of the node the path ends at.
+    permutation:  [0]=a=n+1, [1..n]=P (a permutation of 0..n-1), [a..a+n-1]=A.  Output [1+i] = A[P[i]]
+                  (overwrites P).
+    list_k:       [0]=head, [1]=k, [2]=out; nodes [next, value] at random places (ours: trash elsewhere, as the
+                  paper states for list_search). Output [2] = value of the node k hops from the head.
+    list_search:  [0]=head, [1]=v, [2]=out; nodes as list_k, trash elsewhere.  Output [2] = address of the
+                  first node whose value is v.
+    merge:        [0]=a, [1]=b, [2]=o; sorted A at a, then the guardian G; sorted B at b, then G; o is the cell
+                  after the second G; n = len(A) + len(B). G = M-1 and elements in [1, M-2] (ours: the paper
+                  names a special guardian value but not which). Output [o+i] = i-th merged element.
+    walk_bst:     [0]=root, [1]=out, path [2..], NULL-terminated; BST nodes [value, left, right] at random
+                  places (0 = no child), trash elsewhere (ours). Output [1] = value of the node the path ends
+                  at. Steps are 1 = left, 2 = right (ours: the paper writes them as 0/1 but also ends the path
+                  with NULL = 0, which would make a left step and the end of the path the same value).
 """
 
 from __future__ import annotations
@@ -46,12 +53,15 @@ class Task:
         fill: fill(rng, difficulty, memory, target) writes one example in place (arrays of length M).
         timesteps: difficulty -> number of machine steps allowed.
         min_memory: difficulty -> the smallest memory size M that holds an example.
+        paper_difficulty: the largest training complexity of the task in the paper's Table 1 (the paper's
+            curriculum ends there); not used by the generator, recorded so configs and docs can cite it.
     """
 
     name: str
     fill: Callable[[np.random.Generator, int, np.ndarray, np.ndarray], None]
     timesteps: Callable[[int], int]
     min_memory: Callable[[int], int]
+    paper_difficulty: int
 
     def max_difficulty(self, memory_size: int) -> int:
         """The largest difficulty whose examples fit into `memory_size` cells (0 if none fits)."""
@@ -94,12 +104,16 @@ def _fill_copy(rng, n, memory, target, reverse=False):
 
 def _fill_swap(rng, n, memory, target):
     m = memory.size
-    length = n + 1  # difficulty 1 already needs two elements to swap
-    array = _values(rng, length, m)
-    p, q = sorted(int(a) for a in rng.choice(np.arange(2, length + 2), size=2, replace=False))
+    array = _values(rng, n, m)
+    # The difficulty is len(A), the paper's complexity measure for Swap; an array of one element can only be
+    # swapped with itself, so p = q there and the expected output is the input.
+    if n == 1:
+        p = q = 2
+    else:
+        p, q = sorted(int(a) for a in rng.choice(np.arange(2, n + 2), size=2, replace=False))
     memory[0], memory[1] = p, q
-    memory[2 : length + 2] = array
-    target[2 : length + 2] = array
+    memory[2 : n + 2] = array
+    target[2 : n + 2] = array
     target[p], target[q] = memory[q], memory[p]
 
 
@@ -163,19 +177,31 @@ def _fill_list_search(rng, n, memory, target):
     target[2] = nodes[int(np.flatnonzero(values == v)[0])]
 
 
+def merge_guardian(memory_size: int) -> int:
+    """The guardian value G that ends both input arrays of `merge`: M-1, above every element.
+
+    The paper's appendix A ends the arrays with "a special guardian value" without saying which; the largest
+    value makes the guardian special (no element takes it) and lets a merge compare against it like +infinity.
+    """
+    return memory_size - 1
+
+
 def _fill_merge(rng, n, memory, target):
     m = memory.size
+    guardian = merge_guardian(m)
     length_a = int(rng.integers(0, n + 1))
     length_b = n - length_a
-    first = np.sort(_values(rng, length_a, m))
-    second = np.sort(_values(rng, length_b, m))
-    p = 3
-    q = p + length_a + 1
-    r = q + length_b + 1
-    memory[0], memory[1], memory[2] = p, q, r
-    memory[p : p + length_a] = first
-    memory[q : q + length_b] = second
-    target[r : r + n] = np.sort(np.concatenate([first, second]), kind="stable")
+    first = np.sort(_values(rng, length_a, m, high=guardian))
+    second = np.sort(_values(rng, length_b, m, high=guardian))
+    a = 3
+    b = a + length_a + 1
+    o = b + length_b + 1
+    memory[0], memory[1], memory[2] = a, b, o
+    memory[a : a + length_a] = first
+    memory[a + length_a] = guardian
+    memory[b : b + length_b] = second
+    memory[b + length_b] = guardian
+    target[o : o + n] = np.sort(np.concatenate([first, second]), kind="stable")
 
 
 def _fill_walk_bst(rng, n, memory, target):
@@ -202,8 +228,8 @@ def _fill_walk_bst(rng, n, memory, target):
         path.append(1 if left[parent] == node else 2)
         node = parent
     path.reverse()
-    path_start = 3
-    nodes_start = path_start + n  # room for the longest path (n - 1 moves) and its terminator
+    path_start = 2  # appendix A: root, out, then the path
+    nodes_start = path_start + n  # room for the longest path (n - 1 moves) and its NULL terminator
     memory[nodes_start:] = rng.integers(0, m, size=m - nodes_start)
     addresses = _place_blocks(rng, n, 3, nodes_start, m)
     for i in range(n):
@@ -213,26 +239,29 @@ def _fill_walk_bst(rng, n, memory, target):
         memory[a + 2] = addresses[right[i]] if right[i] else 0
     memory[path_start : path_start + len(path)] = path
     memory[path_start + len(path) : nodes_start] = 0
-    memory[0], memory[1], memory[2] = addresses[0], path_start, 0
-    target[2] = keys[end]
+    memory[0], memory[1] = addresses[0], 0
+    target[1] = keys[end]
 
 
+# Step budgets are ours (the paper gives none): enough for the obvious program with a step or two to spare.
+# The last argument is the paper's largest training complexity (Table 1).
 TASKS: dict[str, Task] = {
-    "access": Task("access", _fill_access, lambda n: 3, lambda n: n + 2),
-    "increment": Task("increment", _fill_increment, lambda n: n + 2, lambda n: n + 1),
-    "copy": Task("copy", _fill_copy, lambda n: n + 2, lambda n: 2 * n + 1),
+    "access": Task("access", _fill_access, lambda n: 3, lambda n: n + 2, 20),
+    "increment": Task("increment", _fill_increment, lambda n: n + 2, lambda n: n + 1, 15),
+    "copy": Task("copy", _fill_copy, lambda n: n + 2, lambda n: 2 * n + 1, 15),
     "reverse": Task(
         "reverse",
         lambda rng, n, mem, tgt: _fill_copy(rng, n, mem, tgt, reverse=True),
         lambda n: n + 2,
         lambda n: 2 * n + 1,
+        15,
     ),
-    "swap": Task("swap", _fill_swap, lambda n: 6, lambda n: n + 4),
-    "permutation": Task("permutation", _fill_permutation, lambda n: 2 * n + 2, lambda n: 2 * n + 1),
-    "list_k": Task("list_k", _fill_list_k, lambda n: n + 3, lambda n: 2 * n + 3),
-    "list_search": Task("list_search", _fill_list_search, lambda n: n + 3, lambda n: 2 * n + 3),
-    "merge": Task("merge", _fill_merge, lambda n: 3 * n + 3, lambda n: 2 * n + 5),
-    "walk_bst": Task("walk_bst", _fill_walk_bst, lambda n: 2 * n + 2, lambda n: 4 * n + 3),
+    "swap": Task("swap", _fill_swap, lambda n: 6, lambda n: n + 3, 20),
+    "permutation": Task("permutation", _fill_permutation, lambda n: 2 * n + 2, lambda n: 2 * n + 1, 6),
+    "list_k": Task("list_k", _fill_list_k, lambda n: n + 3, lambda n: 2 * n + 3, 10),
+    "list_search": Task("list_search", _fill_list_search, lambda n: n + 3, lambda n: 2 * n + 3, 6),
+    "merge": Task("merge", _fill_merge, lambda n: 3 * n + 3, lambda n: 2 * n + 5, 10),
+    "walk_bst": Task("walk_bst", _fill_walk_bst, lambda n: 2 * n + 2, lambda n: 4 * n + 2, 10),
 }
 
 

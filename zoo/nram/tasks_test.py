@@ -8,10 +8,10 @@ import pytest
 from zoo.nram import tasks
 
 
-def _read_array(memory, start):
-    """The 0-terminated array at `start`."""
+def _read_array(memory, start, end=0):
+    """The array at `start`, terminated by the value `end` (NULL = 0 unless the task says otherwise)."""
     values = []
-    while memory[start + len(values)] != 0:
+    while memory[start + len(values)] != end:
         values.append(memory[start + len(values)])
     return values
 
@@ -52,7 +52,9 @@ def _execute(name, memory):
             assert node != 0, "value not on the list"
         return {2: node}
     if name == "merge":
-        first, second = _read_array(memory, memory[0]), _read_array(memory, memory[1])
+        guardian = m - 1  # the documented guardian value ends both arrays
+        first, second = _read_array(memory, memory[0], guardian), _read_array(memory, memory[1], guardian)
+        assert memory[2] == memory[1] + len(second) + 1, "o is the cell after the second guardian"
         merged, i, j = [], 0, 0
         while i < len(first) or j < len(second):
             if j == len(second) or (i < len(first) and first[i] <= second[j]):
@@ -63,12 +65,12 @@ def _execute(name, memory):
                 j += 1
         return {memory[2] + k: v for k, v in enumerate(merged)}
     if name == "walk_bst":
-        node, position = memory[0], memory[1]
+        node, position = memory[0], 2  # root, out, then the NULL-terminated path
         while memory[position] != 0:
             node = memory[node + memory[position]]  # 1 -> left field, 2 -> right field
             position += 1
             assert node != 0, "path leaves the tree"
-        return {2: memory[node]}
+        return {1: memory[node]}
     raise AssertionError(name)
 
 
@@ -106,6 +108,35 @@ def test_generator_matches_independent_executor(name, memory_size):
             expected = _execute(name, memory)
             scored = {int(i): int(target[i]) for i in np.flatnonzero(target >= 0)}
             assert scored == expected, (name, difficulty, memory.tolist(), target.tolist())
+
+
+@pytest.mark.parametrize("name", sorted(tasks.TASKS))
+def test_generator_at_the_papers_training_complexity(name):
+    """Table 1's largest training complexity in the smallest memory that holds it, against the executor."""
+    task = tasks.get_task(name)
+    difficulty = task.paper_difficulty
+    memory_size = task.min_memory(difficulty)
+    assert task.max_difficulty(memory_size) == difficulty
+    batch = tasks.generate(name, difficulty, memory_size, np.random.default_rng(difficulty), count=40)
+    for memory, target in zip(batch["memory"], batch["target"]):
+        scored = {int(i): int(target[i]) for i in np.flatnonzero(target >= 0)}
+        assert scored == _execute(name, memory), (name, memory.tolist(), target.tolist())
+
+
+def test_difficulty_is_the_papers_complexity_measure():
+    """Swap: len(A); Merge: len(A) + len(B); ListK: list length; WalkBST: tree size (Table 1)."""
+    rng = np.random.default_rng(2)
+    for memory in tasks.generate("swap", 5, 12, rng, count=20)["memory"]:
+        assert len(_read_array(memory, 2)) == 5 and 2 <= memory[0] < memory[1] <= 6
+    single = tasks.generate("swap", 1, 12, rng, count=5)
+    assert (single["memory"][:, :2] == 2).all()  # one element: swapped with itself
+    for memory in tasks.generate("merge", 5, 16, rng, count=20)["memory"]:
+        lengths = len(_read_array(memory, memory[0], 15)) + len(_read_array(memory, memory[1], 15))
+        assert lengths == 5 and memory[1] == memory[0] + len(_read_array(memory, memory[0], 15)) + 1
+    for memory in tasks.generate("list_k", 4, 16, rng, count=20)["memory"]:
+        assert len(_list_nodes(memory)) == 4
+    for memory in tasks.generate("walk_bst", 3, 16, rng, count=20)["memory"]:
+        assert len(_bst_keys_in_order(memory, int(memory[0]), set())) == 3
 
 
 @pytest.mark.parametrize("name", ["list_k", "list_search"])
