@@ -175,5 +175,5 @@ ENTRY = ZooEntry(
     compile_kwargs=compile_kwargs,
     configs=CONFIGS,
     reproduction=REPRODUCTION,
-    presets={"badd": "neural_gpu/badd.keras"},
+    presets={"badd": "neural_gpu/badd.keras", "badd20": "neural_gpu/badd20.keras"},
 )

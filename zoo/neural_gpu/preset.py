@@ -4,7 +4,7 @@
         --command="python train.py --model=neural_gpu --config=default --workdir=/tmp/ngpu"
 
 The metadata records the training command and config, the run's final metrics, the per-bit and per-sequence error
-re-measured here at lengths 20 and 200 on `--examples` examples from the generator seeded with `--seed` (with the
+re-measured here at `--lengths` (default 20 and 200) on `--examples` examples from the generator seeded with `--seed` (with the
 sha256 of those generated examples, so anyone can check they regenerate the same data), the sha256 of the copied
 `.keras` file, the Keras version, the date and the machine.
 """
@@ -29,6 +29,7 @@ def _define_flags() -> None:
     define_export_flags("neural_gpu", "badd")
     flags.DEFINE_integer("examples", 64, "Examples per length of the re-measurement.")
     flags.DEFINE_integer("seed", 20151120, "Seed of the re-measurement's examples.")
+    flags.DEFINE_list("lengths", ["20", "200"], "Sequence lengths of the re-measurement.")
 
 
 MEASURED_LENGTHS = (20, 200)
@@ -45,9 +46,15 @@ def examples_sha256(task: str, length: int, count: int, seed: int) -> str:
 
 
 def export(
-    workdir: str, preset: str, command: str, saved_models: str, examples: int, seed: int
+    workdir: str,
+    preset: str,
+    command: str,
+    saved_models: str,
+    examples: int,
+    seed: int,
+    lengths: tuple[int, ...] = MEASURED_LENGTHS,
 ) -> dict[str, Any]:
-    """Copies `workdir`/model.keras into the preset folder, re-measures it and writes the metadata.
+    """Copies `workdir`/model.keras into the preset folder, re-measures it at `lengths` and writes the metadata.
 
     Returns:
         The metadata dict written to `<saved_models>/neural_gpu/<preset>.json`.
@@ -67,7 +74,7 @@ def export(
     shutil.copyfile(os.path.join(workdir, "model.keras"), target)
     model = keras.saving.load_model(target)
     remeasured: dict[str, Any] = {}
-    for length in MEASURED_LENGTHS:
+    for length in lengths:
         errors = tasks.measure_error(model, task, length, examples, seed=seed, batch_size=32)
         remeasured[f"bit_error_len{length}"] = errors["bit_error"]
         remeasured[f"sequence_error_len{length}"] = errors["sequence_error"]
@@ -97,8 +104,9 @@ def main(argv: list[str]) -> None:
     del argv
     if not FLAGS.workdir or not FLAGS.command:
         raise app.UsageError("--workdir and --command are required.")
+    lengths = tuple(int(text) for text in FLAGS.lengths)
     metadata = export(
-        FLAGS.workdir, FLAGS.preset, FLAGS.command, FLAGS.saved_models, FLAGS.examples, FLAGS.seed
+        FLAGS.workdir, FLAGS.preset, FLAGS.command, FLAGS.saved_models, FLAGS.examples, FLAGS.seed, lengths
     )
     print(
         json.dumps(
