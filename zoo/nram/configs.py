@@ -29,7 +29,7 @@ def smoke() -> TrainConfig:
             "num_registers": 2,
             "max_timesteps": 5,
             "hidden_units": 8,
-            "gradient_clip_value": 10.0,
+            "gradient_clip_value": 100.0,
             "entropy_weight": 0.01,
         },
         data_kwargs={"task": "list_k", "difficulty": 2, "check_examples": 8, "test_examples": 16},
@@ -59,7 +59,7 @@ def default() -> TrainConfig:
             "max_timesteps": 7,
             "controller": "lstm",
             "hidden_units": 32,
-            "gradient_clip_value": 10.0,
+            "gradient_clip_value": 100.0,
             "entropy_weight": 0.01,
         },
         data_kwargs={
@@ -92,7 +92,7 @@ def access() -> TrainConfig:
             "max_timesteps": 3,
             "controller": "lstm",
             "hidden_units": 32,
-            "gradient_clip_value": 10.0,
+            "gradient_clip_value": 100.0,
             "entropy_weight": 0.01,
         },
         data_kwargs={
@@ -130,7 +130,7 @@ def paper() -> TrainConfig:
             "max_timesteps": 13,
             "controller": "lstm",
             "hidden_units": 128,
-            "gradient_clip_value": 10.0,
+            "gradient_clip_value": 100.0,
             "entropy_weight": 0.01,
         },
         data_kwargs={
