@@ -8,7 +8,7 @@ over difficulty. The papers give no values for C1, C2, the entropy weight and it
 number of registers, the controller width or the step budgets: those numbers below are ours. Gradient noise
 (variance eta / (1 + t)^0.55, added after the clipping; Neelakantan et al. 2015 use eta = 0.3 for the NRAM) is
 on in `smoke` and `paper`, set per setting in the Table 6 sweep, and off in the CPU configs, where it slowed
-learning in every run we measured (docs/nram.md).
+learning in all but one of the runs we measured (docs/nram.md).
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def default() -> TrainConfig:
     python train.py --model=nram --config=default --workdir=/tmp/nram
     python train.py --model=nram --config=default --noise_eta=0.3 --workdir=/tmp/nram_noise  # the paper's eta
 
-    No noise by default: at this run length (40 x 50 steps) eta = 0.3 slowed learning in every run we measured
-    (docs/nram.md, docs/results/nram/).
+    No noise by default: at this run length (40 x 50 steps) eta = 0.3 slowed learning in all but one
+    of the runs we measured (docs/nram.md, docs/results/nram*/).
     """
     return TrainConfig(
         model="nram",
