@@ -1,7 +1,7 @@
 """Where a trained Neural GPU stops generalizing: longer tapes versus longer operands.
 
 Two sweeps on fresh examples of the model's task:
-  * tape: operands of the training size (`--bits`, default: the largest the config trained on) padded into ever
+  * tape: operands of `--bits` bits (default 9, the largest the `default` config trains on) padded into ever
     longer tapes, so only the amount of padding (and the number of steps) grows;
   * operands: full-size operands at each length, so the numbers themselves grow.
 A model that learned the algorithm is exact in both; one tied to its training sizes fails in the second only.
@@ -26,7 +26,11 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     flags.DEFINE_string("model_path", None, "A .keras Neural GPU; default: the pretrained `badd` preset.")
     flags.DEFINE_string("task", "badd", "badd or bmul.")
-    flags.DEFINE_integer("bits", 9, "Operand size of the tape sweep (the largest the model trained on).")
+    flags.DEFINE_integer(
+        "bits",
+        9,
+        "Operand size of the tape sweep; use the largest the model trained on (9 for `default`, 20 for `badd20`).",
+    )
     flags.DEFINE_list(
         "lengths", ["19", "21", "23", "25", "29", "33", "41"], "Sequence lengths of both sweeps."
     )

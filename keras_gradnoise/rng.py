@@ -13,9 +13,10 @@ prospector); for fixed keys every stage is a bijection of uint32, so the 2**32 c
 distinct bit patterns.
 
 Why not the backends' own generators: per sample this is about a dozen integer operations and one erfinv, all
-elementwise, which XLA fuses into one vectorized loop. Measured on the 2-core CPU box for 88,010 samples (the
-20x50 MLP): TF's Philox `stateless_normal` took 0.65-0.74 ms in graph mode and 1.7 ms under XLA (XLA's CPU Philox
-and Box-Muller do not vectorize); this generator compiled with XLA took about 0.15 ms (benchmarks/README.md).
+elementwise, which XLA fuses into one vectorized loop. `python benchmarks/rng_speed.py` on the 2-core CPU box,
+88,010 samples, about the 20x50 MLP (output in docs/results/perf/cpu_tf.txt): TF's Philox `stateless_normal` 0.61 ms in graph mode and
+1.36 ms under XLA (XLA's CPU Philox and Box-Muller do not vectorize); this generator 0.19 ms as the optimizers run
+it in graph mode, 0.11-0.15 ms under XLA.
 
 Range and resolution: u has 23 bits, so |z| <= 5.29 (a standard normal exceeds that with probability 1.2e-7) and
 samples lie on the inverse-CDF image of a 2**23-point grid. (With 24 bits, (1 + u) / 2 at the grid's top would

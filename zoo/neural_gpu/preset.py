@@ -29,7 +29,9 @@ def _define_flags() -> None:
     define_export_flags("neural_gpu", "badd")
     flags.DEFINE_integer("examples", 64, "Examples per length of the re-measurement.")
     flags.DEFINE_integer("seed", 20151120, "Seed of the re-measurement's examples.")
-    flags.DEFINE_list("lengths", ["20", "200"], "Sequence lengths of the re-measurement.")
+    flags.DEFINE_list(
+        "lengths", [str(n) for n in MEASURED_LENGTHS], "Sequence lengths of the re-measurement."
+    )
 
 
 MEASURED_LENGTHS = (20, 200)
