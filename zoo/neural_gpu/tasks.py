@@ -162,6 +162,18 @@ def errors(predicted: np.ndarray, targets: np.ndarray) -> tuple[int, int, int]:
     return int(wrong.sum()), int(mask.sum()), int(wrong.any(axis=1).sum())
 
 
+def errors_by_position(predicted: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per result position: (wrong non-padding predictions, non-padding targets), each an int array [length].
+
+    Position i is the result's bit i (least significant first). For addition it depends only on operand bits
+    0..i, so errors at low positions of long numbers point at the distance operand b's bits travel along the
+    tape (k + 1 cells for k-bit operands), not at the number of result bits.
+    """
+    mask = targets > PAD
+    wrong = (predicted != targets) & mask
+    return wrong.sum(axis=0).astype(np.int64), mask.sum(axis=0).astype(np.int64)
+
+
 def measure_error(
     model: Any,
     task: str,
@@ -170,7 +182,8 @@ def measure_error(
     seed: int,
     batch_size: int = 32,
     bits: int | None = None,
-) -> dict[str, float]:
+    by_position: bool = False,
+) -> dict[str, Any]:
     """Per-bit and per-sequence error of `model` on `count` fresh examples of `task` at `length`.
 
     Args:
@@ -181,9 +194,11 @@ def measure_error(
         seed: seeds the example generator (independent of any training data stream).
         batch_size: examples per forward pass.
         bits: operand size; None means full size, (length - 1) // 2.
+        by_position: also return "position_error", the per-bit error at each result position (NaN where no
+            example has a result bit), as a list of floats.
 
     Returns:
-        {"bit_error": ..., "sequence_error": ..., "examples": count}.
+        {"bit_error": ..., "sequence_error": ..., "examples": count} (plus "position_error" if asked).
     """
     rng = np.random.default_rng([seed, length, 7919] if bits is None else [seed, length, 7919, bits])
     if bits is None:
@@ -191,12 +206,22 @@ def measure_error(
     else:
         inputs, targets = make_padded_examples(task, bits, length, count, rng)
     wrong_bits = scored_bits = wrong_sequences = 0
+    wrong_at = np.zeros(length, dtype=np.int64)
+    scored_at = np.zeros(length, dtype=np.int64)
     for start in range(0, count, batch_size):
-        logits = np.asarray(model.predict_on_batch(inputs[start : start + batch_size]))
-        w, s, q = errors(np.argmax(logits, axis=-1), targets[start : start + batch_size])
+        batch_targets = targets[start : start + batch_size]
+        predicted = np.argmax(np.asarray(model.predict_on_batch(inputs[start : start + batch_size])), axis=-1)
+        w, s, q = errors(predicted, batch_targets)
         wrong_bits, scored_bits, wrong_sequences = wrong_bits + w, scored_bits + s, wrong_sequences + q
-    return {
+        if by_position:
+            position_wrong, position_scored = errors_by_position(predicted, batch_targets)
+            wrong_at, scored_at = wrong_at + position_wrong, scored_at + position_scored
+    result: dict[str, Any] = {
         "bit_error": wrong_bits / max(scored_bits, 1),
         "sequence_error": wrong_sequences / count,
         "examples": float(count),
     }
+    if by_position:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            result["position_error"] = (wrong_at / scored_at).tolist()
+    return result
