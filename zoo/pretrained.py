@@ -31,11 +31,20 @@ def presets(name: str, root: str | None = None) -> list[str]:
 
 
 def default_preset(name: str, root: str | None = None) -> str:
-    """ "default" if that preset exists or none do; the only preset when there is exactly one."""
+    """The preset `load_pretrained(name)` loads: "default" if it exists, else the one the model's registry entry
+    declares (`ZooEntry.default_preset`) if it exists, else the only preset; otherwise "default" (whose absence
+    then raises an error listing the available presets)."""
+    from zoo import registry
+
     available = presets(name, root)
-    if DEFAULT_PRESET in available or len(available) != 1:
+    if DEFAULT_PRESET in available:
         return DEFAULT_PRESET
-    return available[0]
+    declared = getattr(registry.get(name), "default_preset", None)
+    if declared in available:
+        return declared
+    if len(available) == 1:
+        return available[0]
+    return DEFAULT_PRESET
 
 
 def read_metadata(name: str, preset: str | None = None, root: str | None = None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 
 import keras
 import numpy as np
@@ -70,3 +71,36 @@ def test_a_model_without_presets_says_none(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "get", lambda name: None)
     with pytest.raises(ValueError, match="Available: none"):
         pretrained.load_pretrained("nram", root=str(tmp_path))
+
+
+def test_a_declared_default_preset_is_loaded_when_there_are_several(saved_models, monkeypatch):
+    from zoo import registry
+
+    root, model = saved_models
+    folder = root / "deep_mlp"
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    other.save(folder / "other.keras")
+    metadata = {"file": "other.keras", "sha256": sha256_file(str(folder / "other.keras")), "command": "-"}
+    (folder / "other.json").write_text(json.dumps(metadata))
+    # Two presets, none called "default", none declared: the error lists both.
+    with pytest.raises(ValueError, match=r"No pretrained preset 'default'.*Available: noisy, other\."):
+        pretrained.load_pretrained("deep_mlp", root=str(root))
+    # The registry entry names one: that one is loaded.
+    monkeypatch.setattr(registry, "get", lambda name: types.SimpleNamespace(default_preset="noisy"))
+    loaded = pretrained.load_pretrained("deep_mlp", root=str(root))
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name, expected", [("neural_gpu", "badd20"), ("nram", "access")])
+def test_models_with_several_shipped_presets_load_their_declared_default(name, expected):
+    if expected not in pretrained.presets(name):
+        pytest.skip(f"saved_models/{name}/{expected}.json is not shipped")
+    assert pretrained.default_preset(name) == expected
+    weights = pretrained.load_pretrained(name, compile=False).get_weights()
+    for other in pretrained.presets(name):
+        other_weights = pretrained.load_pretrained(name, other, compile=False).get_weights()
+        same = len(weights) == len(other_weights) and all(
+            a.shape == b.shape and np.array_equal(a, b) for a, b in zip(weights, other_weights)
+        )
+        assert same == (other == expected), other

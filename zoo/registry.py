@@ -98,6 +98,8 @@ class ZooEntry:
             Each function's docstring holds the exact command that runs it.
         reproduction: how the paper's table for this model is reproduced, or None.
         presets: preset name -> path of a pretrained `.keras` file relative to saved_models/.
+        default_preset: the preset `zoo.load_pretrained(name)` loads when the model has several and none is
+            called "default"; None for models with one preset or a "default" one.
     """
 
     name: str
@@ -108,6 +110,7 @@ class ZooEntry:
     configs: Mapping[str, Callable[[], TrainConfig]]
     reproduction: ReproductionSpec | None = None
     presets: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    default_preset: str | None = None
 
     def config(self, name: str) -> TrainConfig:
         """The named config, or a ValueError listing the known names."""

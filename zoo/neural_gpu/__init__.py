@@ -176,4 +176,6 @@ ENTRY = ZooEntry(
     configs=CONFIGS,
     reproduction=REPRODUCTION,
     presets={"badd": "neural_gpu/badd.keras", "badd20": "neural_gpu/badd20.keras"},
+    # The adder that generalizes from 20- to 200-bit numbers (`badd` is the short CPU run that does not).
+    default_preset="badd20",
 )

@@ -184,4 +184,5 @@ ENTRY = ZooEntry(
     configs=CONFIGS,
     reproduction=REPRODUCTION,
     presets={"access": "nram/access.keras", "list_k": "nram/list_k.keras"},
+    default_preset="access",
 )
