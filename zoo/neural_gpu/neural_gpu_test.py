@@ -373,37 +373,31 @@ def test_jax_backend_trains_a_step_without_tensorflow() -> None:
 
 
 # ------------------------------------------------------------------------------------------------- pretrained
-PRESET_JSON = os.path.join(REPO, "saved_models", "neural_gpu", "badd.json")
+def _preset_json(preset: str) -> str:
+    return os.path.join(REPO, "saved_models", "neural_gpu", f"{preset}.json")
 
 
-@pytest.mark.skipif(
-    not os.path.exists(PRESET_JSON), reason="saved_models/neural_gpu/badd.json not trained yet"
-)
+def _fresh_error(preset: str, metric: str, length: int) -> tuple[float, dict]:
+    """(the preset's recorded `metric`, its error on 16 fresh examples at `length`), skipping unshipped presets."""
+    if not os.path.exists(_preset_json(preset)):
+        pytest.skip(f"saved_models/neural_gpu/{preset}.json not trained yet")
+    with open(_preset_json(preset)) as f:
+        recorded = json.load(f)["metrics"][metric]
+    model = zoo.load_pretrained("neural_gpu", preset)  # checks the file's sha256 against the metadata
+    # A seed no recorded evaluation used: these examples are fresh; each sum is checked against tasks.py's numpy
+    # ripple-carry adder.
+    return recorded, tasks.measure_error(model, "badd", length, 16, seed=424242, batch_size=16)
+
+
 def test_pretrained_addition_model_reaches_its_recorded_length200_error_on_fresh_examples() -> None:
-    with open(PRESET_JSON) as f:
-        metadata = json.load(f)
-    recorded = metadata["metrics"]["bit_error_len200"]
-    model = zoo.load_pretrained("neural_gpu", "badd")  # checks the file's sha256 against the metadata
-    # A seed the recorded evaluation never used: these examples are fresh.
-    fresh = tasks.measure_error(model, "badd", 200, 16, seed=424242, batch_size=16)
+    recorded, fresh = _fresh_error("badd", "bit_error_len200", 200)
     # About 16 x 100 result bits; bits of one example are correlated, so the binomial spread is widened 4x.
     spread = 4 * 3 * np.sqrt(max(recorded, 1e-3) * (1 - recorded) / 1600)
     assert abs(fresh["bit_error"] - recorded) <= 0.01 + spread, (fresh, recorded)
 
 
-BADD20_JSON = os.path.join(REPO, "saved_models", "neural_gpu", "badd20.json")
-
-
-@pytest.mark.skipif(
-    not os.path.exists(BADD20_JSON), reason="saved_models/neural_gpu/badd20.json not trained yet"
-)
 def test_pretrained_20bit_adder_generalizes_to_200bit_numbers_on_fresh_examples() -> None:
-    with open(BADD20_JSON) as f:
-        metadata = json.load(f)
-    recorded = metadata["metrics"]["bit_error_len401"]
+    # 16 pairs of 200-bit numbers (length 401), about 3,200 result bits.
+    recorded, fresh = _fresh_error("badd20", "bit_error_len401", 401)
     assert recorded < 0.01  # what the preset claims: Table 7's strictest threshold at 200-bit numbers
-    model = zoo.load_pretrained("neural_gpu", "badd20")  # checks the file's sha256 against the metadata
-    # 16 fresh pairs of 200-bit numbers (length 401; seed unused by any recorded evaluation), about 3,200 result
-    # bits, each sum checked against the numpy ripple-carry adder of tasks.py.
-    fresh = tasks.measure_error(model, "badd", 401, 16, seed=424242, batch_size=16)
     assert fresh["bit_error"] < 0.01, fresh
