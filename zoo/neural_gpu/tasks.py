@@ -157,9 +157,8 @@ def errors(predicted: np.ndarray, targets: np.ndarray) -> tuple[int, int, int]:
         (number of wrong non-padding positions, number of non-padding positions, number of examples with any wrong
         non-padding position).
     """
-    mask = targets > PAD
-    wrong = (predicted != targets) & mask
-    return int(wrong.sum()), int(mask.sum()), int(wrong.any(axis=1).sum())
+    wrong, scored = _wrong_and_scored(predicted, targets)
+    return int(wrong.sum()), int(scored.sum()), int(wrong.any(axis=1).sum())
 
 
 def errors_by_position(predicted: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,9 +168,14 @@ def errors_by_position(predicted: np.ndarray, targets: np.ndarray) -> tuple[np.n
     0..i, so errors at low positions of long numbers point at the distance operand b's bits travel along the
     tape (k + 1 cells for k-bit operands), not at the number of result bits.
     """
-    mask = targets > PAD
-    wrong = (predicted != targets) & mask
-    return wrong.sum(axis=0).astype(np.int64), mask.sum(axis=0).astype(np.int64)
+    wrong, scored = _wrong_and_scored(predicted, targets)
+    return wrong.sum(axis=0).astype(np.int64), scored.sum(axis=0).astype(np.int64)
+
+
+def _wrong_and_scored(predicted: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks [count, length]: wrong non-padding positions, and non-padding (scored) positions."""
+    scored = targets > PAD
+    return (predicted != targets) & scored, scored
 
 
 def measure_error(
