@@ -13,12 +13,7 @@
 #   NGPU_CONFIG=smoke NGPU_LENGTHS=6 NGPU_EVAL_LENGTHS=6,12 NGPU_BENCH_STEPS=2 NGPU_TRAIN_SECONDS=5 \
 #     OUT=/tmp/ngpu_gpu KERAS_BACKEND=jax JAX_PLATFORMS=cpu bash benchmarks/neural_gpu_gpu.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export KERAS_BACKEND="${KERAS_BACKEND:-jax}"
-if [ "$KERAS_BACKEND" != "jax" ]; then
-  echo "neural_gpu_gpu.sh runs on the JAX backend; KERAS_BACKEND is '$KERAS_BACKEND'." >&2
-  exit 2
-fi
+source "$(dirname "$0")/jax_only.sh"
 OUT="${OUT:-/tmp/ngpu_gpu}"
 mkdir -p "$OUT"
 TRAIN_SECONDS="${NGPU_TRAIN_SECONDS:-150}"

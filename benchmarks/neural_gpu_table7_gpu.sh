@@ -18,12 +18,7 @@
 #     --override=data_kwargs.check_examples=4 --override=model_kwargs.nmaps=4" OUT=/tmp/t7 JAX_PLATFORMS=cpu \
 #     PYTHONPATH="$PWD/tests/fixtures/no_tensorflow:$PWD" KERAS_BACKEND=jax bash benchmarks/neural_gpu_table7_gpu.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export KERAS_BACKEND="${KERAS_BACKEND:-jax}"
-if [ "$KERAS_BACKEND" != "jax" ]; then
-  echo "neural_gpu_table7_gpu.sh runs on the JAX backend; KERAS_BACKEND is '$KERAS_BACKEND'." >&2
-  exit 2
-fi
+source "$(dirname "$0")/jax_only.sh"
 # Concurrent processes on one GPU: each takes memory as it needs it instead of 75% of the card up front.
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
 OUT="${OUT:-/tmp/ngpu_table7}"
