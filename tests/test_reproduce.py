@@ -233,3 +233,25 @@ def test_a_finished_run_of_another_config_is_not_reused(tmp_path, call_log):
         ValueError, match=r"holds a finished run of a different config \(fields epochs differ\)"
     ):
         reproduce.run_all(longer, trainer=fake_trainer, jobs=1, progress=False)
+
+
+def _fake_tool(directory, name: str, script: str) -> None:
+    path = directory / name
+    path.write_text("#!/bin/sh\n" + script + "\n")
+    path.chmod(0o755)
+
+
+def test_machine_description_names_the_gpus_nvidia_smi_lists(tmp_path, monkeypatch):
+    _fake_tool(tmp_path, "nvidia-smi", 'printf "NVIDIA H100 80GB HBM3\\nNVIDIA H100 80GB HBM3\\n"')
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert reproduce.nvidia_gpus() == ["NVIDIA H100 80GB HBM3"] * 2
+    assert reproduce.machine_description().endswith("GPU: NVIDIA H100 80GB HBM3, NVIDIA H100 80GB HBM3")
+
+
+def test_machine_description_without_a_working_nvidia_smi_names_no_gpu(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert reproduce.nvidia_gpus() == []
+    assert "GPU" not in reproduce.machine_description()
+    _fake_tool(tmp_path, "nvidia-smi", "echo 'NVIDIA-SMI has failed' >&2; exit 9")
+    assert reproduce.nvidia_gpus() == []
+    assert "CPUs" in reproduce.machine_description()

@@ -28,6 +28,8 @@ import math
 import multiprocessing
 import os
 import platform
+import shutil
+import subprocess
 import sys
 import textwrap
 import time
@@ -484,10 +486,37 @@ def plot_curves(spec: ReproductionSpec, results: Mapping[str, list[dict[str, Any
 
 
 def machine_description() -> str:
-    """A short description of this machine for reports."""
-    return (
-        f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    """A short description of this machine for reports: host, CPUs, Python, Keras backend and any NVIDIA GPUs."""
+    keras = sys.modules.get("keras")
+    backend = keras.backend.backend() if keras else os.environ.get("KERAS_BACKEND", "tensorflow")
+    text = (
+        f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"Keras backend {backend}"
     )
+    gpus = nvidia_gpus()
+    return f"{text}, GPU: {', '.join(gpus)}" if gpus else text
+
+
+def nvidia_gpus() -> list[str]:
+    """Names of the NVIDIA GPUs `nvidia-smi` lists; empty without the tool or when it fails.
+
+    Asked of nvidia-smi rather than of a backend because the reporting process imports no backend (the runs happen
+    in worker processes).
+    """
+    tool = shutil.which("nvidia-smi")
+    if tool is None:
+        return []
+    try:
+        listing = subprocess.run(
+            [tool, "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in listing.splitlines() if line.strip()]
 
 
 def _run_lines(runs: Sequence[Run], results_by_run: Mapping[str, dict[str, Any]]) -> list[str]:
