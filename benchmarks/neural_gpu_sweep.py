@@ -92,9 +92,7 @@ def run_probe(
     settings = data_settings(config)
     keras.utils.set_random_seed(config.seed)
     model = entry.build_model(**config.model_kwargs)
-    model.compile(
-        optimizer=build_optimizer(config, config.steps_per_epoch), **entry.compile_kwargs(config)
-    )
+    model.compile(optimizer=build_optimizer(config, config.steps_per_epoch), **entry.compile_kwargs(config))
     data = entry.make_data(config, None)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
@@ -140,7 +138,9 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=300.0, help="Training time (probes excluded).")
     parser.add_argument("--probe_every", type=int, default=10, help="Epochs between probes.")
-    parser.add_argument("--probe_lengths", default=None, help="Comma-separated lengths; default: eval_lengths.")
+    parser.add_argument(
+        "--probe_lengths", default=None, help="Comma-separated lengths; default: eval_lengths."
+    )
     parser.add_argument("--probe_examples", type=int, default=32, help="Fresh examples per length and probe.")
     parser.add_argument("--epochs", type=int, default=100_000, help="Upper bound on epochs (time decides).")
     parser.add_argument("--out", default=None, help="JSON-lines file of the probe curve (overwritten).")

@@ -28,9 +28,7 @@ def test_summary_reports_the_last_probe_and_the_first_step_below_one_percent(tmp
         {"epoch": 30, "steps": 1500, "train_seconds": 30.0, "curriculum_length": 20.0,
          "bit_error_len20": 0.02, "bit_error_len200": 0.3},
     ]  # fmt: skip
-    (tmp_path / "run_a.jsonl").write_text(
-        "\n".join(json.dumps(r) for r in [{"config": {}}, *probes]) + "\n"
-    )
+    (tmp_path / "run_a.jsonl").write_text("\n".join(json.dumps(r) for r in [{"config": {}}, *probes]) + "\n")
     (tmp_path / "run_b.jsonl").write_text(json.dumps({"config": {}}) + "\n")
     (tmp_path / "notes.txt").write_text("not a curve")
     lines = _summarize(str(tmp_path)).splitlines()
