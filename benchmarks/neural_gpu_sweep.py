@@ -28,10 +28,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 
+# The sibling benchmark (this script's folder is first on sys.path): the same model and optimizer setup.
+from neural_gpu_steps import compiled_model  # noqa: E402
+
 import zoo  # noqa: E402
 from zoo.neural_gpu import data_settings, evaluate_lengths, tasks  # noqa: E402
 from zoo.reproduce import parse_overrides  # noqa: E402
-from zoo.training import build_optimizer  # noqa: E402
 
 # Probe examples come from their own stream, apart from training data and the harness' evaluation seeds; every
 # probe of every run sees the same examples per length, so curves and recipes compare on one test set.
@@ -89,12 +91,9 @@ def run_probe(
     config: zoo.TrainConfig, out: str, seconds: float, every: int, lengths: list[int], examples: int
 ) -> None:
     """Trains `config` for about `seconds`, appending probe records to `out` (which is started afresh)."""
-    entry = zoo.get("neural_gpu")
     settings = data_settings(config)
-    keras.utils.set_random_seed(config.seed)
-    model = entry.build_model(**config.model_kwargs)
-    model.compile(optimizer=build_optimizer(config, config.steps_per_epoch), **entry.compile_kwargs(config))
-    data = entry.make_data(config, None)
+    model = compiled_model(config)
+    data = zoo.get("neural_gpu").make_data(config, None)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         f.write(json.dumps({"config": json.loads(config.to_json())}) + "\n")
