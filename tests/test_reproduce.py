@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from zoo import reproduce
+from zoo import reproduce, rows
 from zoo.config import TrainConfig
 from zoo.registry import ReproductionSpec, Setting, TaskData, ZooEntry
 
@@ -58,13 +58,15 @@ def best_and_mean(results: list[dict]) -> dict[str, float]:
 
 
 ALTERNATE = [{"learning_rate": 0.1}, {"learning_rate": 0.01}]
+PLAIN = {**rows.no_noise(), **rows.clipping()}
+NOISY = {**rows.annealed_noise(0.01), **rows.clipping()}
 SPEC = ReproductionSpec(
     title="Fake table",
     config="base",
     settings=(
-        Setting("exp1_plain", {"per_restart": ALTERNATE}, {"best": 0.6, "mean": 0.55}),
-        Setting("exp1_noise", {"noise_eta": 0.01, "per_restart": ALTERNATE}, {"best": 0.9, "mean": 0.85}),
-        Setting("exp2_bad", {"model_kwargs": {"explode": 1}}, {}),
+        Setting("exp1_plain", {**PLAIN, "per_restart": ALTERNATE}, {"best": 0.6, "mean": 0.55}),
+        Setting("exp1_noise", {**NOISY, "per_restart": ALTERNATE}, {"best": 0.9, "mean": 0.85}),
+        Setting("exp2_bad", {**PLAIN, "model_kwargs": {"explode": 1}}, {}),
     ),
     columns=("best", "mean"),
     summarize=best_and_mean,

@@ -53,11 +53,15 @@ class Setting:
 
     `overrides` are TrainConfig fields (dict fields are merged). It may also hold "per_restart": a list of override
     dicts, of which restart r applies entry r % len; Table 1, for example, pools runs at lr 0.1 and 0.01 per row.
+    `requires` maps dotted TrainConfig paths to a requirement (`zoo.rows.AtLeast`, `zoo.rows.Off`) on a value the
+    named config supplies, for axes whose exact value is a matter of scale. Together the two state every axis of
+    the row's table (see zoo/rows.py).
     """
 
     name: str
     overrides: Mapping[str, Any]
     paper: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    requires: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +76,8 @@ class ReproductionSpec:
         summarize: all restarts' `results.json` dicts of one setting -> that row's values (e.g. best and mean
             accuracy, or the number of successful runs).
         curve_metric: a key of the per-epoch history to plot for each setting, or None for no plot.
+        axes: the dotted TrainConfig paths the table varies besides noise and clipping (which every table
+            varies); every row states each of them (zoo/rows.py).
     """
 
     title: str
@@ -80,6 +86,14 @@ class ReproductionSpec:
     columns: Sequence[str]
     summarize: Callable[[list[dict[str, Any]]], dict[str, Any]]
     curve_metric: str | None = None
+    axes: Sequence[str] = ()
+
+    @property
+    def all_axes(self) -> tuple[str, ...]:
+        """The noise and clipping axes, then the table's own `axes`."""
+        from zoo.rows import COMMON_AXES
+
+        return COMMON_AXES + tuple(axis for axis in self.axes if axis not in COMMON_AXES)
 
 
 @dataclasses.dataclass(frozen=True)

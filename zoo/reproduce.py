@@ -37,6 +37,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
+from zoo import rows
 from zoo.config import TrainConfig
 from zoo.registry import ReproductionSpec, Setting, ZooEntry
 
@@ -154,7 +155,8 @@ def plan_runs(
         overrides: TrainConfig overrides applied to every run (see `restart_config`).
 
     Raises:
-        ValueError: no reproduction spec, restarts < 1, an unknown setting or config name.
+        ValueError: no reproduction spec, restarts < 1, an unknown setting or config name, or a resolved run that
+            contradicts its row (an override of one of the table's axes; see zoo/rows.py).
     """
     spec = entry.reproduction
     if spec is None:
@@ -170,16 +172,20 @@ def plan_runs(
             )
     chosen = [setting for setting in spec.settings if not settings or setting.name in settings]
     base = entry.config(config_name or spec.config)
-    return [
-        Run(
-            setting.name,
-            restart,
-            restart_config(base, setting, restart, overrides),
-            os.path.join(runs_dir, setting.name, f"restart_{restart:03d}"),
-        )
-        for setting in chosen
-        for restart in range(restarts)
-    ]
+    runs = []
+    for setting in chosen:
+        for restart in range(restarts):
+            config = restart_config(base, setting, restart, overrides)
+            rows.check_run(spec, setting, restart, config)
+            runs.append(
+                Run(
+                    setting.name,
+                    restart,
+                    config,
+                    os.path.join(runs_dir, setting.name, f"restart_{restart:03d}"),
+                )
+            )
+    return runs
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo import rows
 from zoo.config import TrainConfig
 from zoo.neural_gpu import tasks
 from zoo.neural_gpu.configs import CONFIGS
@@ -153,12 +154,12 @@ REPRODUCTION = ReproductionSpec(
     settings=[
         Setting(
             "no_noise",
-            {"noise_eta": 0.0},
+            {**rows.no_noise(), **rows.clipping(global_norm=1.0)},
             {"runs": 7290, "error<1%": 28, "error<2%": 90, "error<3%": 172, "error<5%": 387},
         ),
         Setting(
             "noise",
-            {"noise_eta": 1.0, "noise_gamma": 0.55},
+            {**rows.annealed_noise(1.0, 0.55), **rows.clipping(global_norm=1.0)},
             {"runs": 7290, "error<1%": 58, "error<2%": 159, "error<3%": 282, "error<5%": 570},
         ),
     ],

@@ -7,15 +7,25 @@ with dropout, and the test accuracy on five-column tables and on tables with tex
     python reproduce.py --model=neural_programmer --restarts=3 --jobs=2 --out=docs/results/neural_programmer
 """
 
+from zoo import rows
 from zoo.neural_programmer.configs import CONFIGS
 from zoo.neural_programmer.model import LookupAnswerLoss, NeuralProgrammer, ScalarAnswerLoss
 from zoo.neural_programmer.task import build_model, compile_kwargs, make_data, summarize
 from zoo.registry import ReproductionSpec, Setting, ZooEntry
 
-_NO_NOISE = {"noise_eta": 0.0}
+_NO_NOISE = rows.no_noise()
+_NOISE = rows.annealed_noise(1.0)
+_CLIP = rows.clipping(global_norm=1.0)
+_NO_DROPOUT = {"model_kwargs": {"dropout": 0.0}}
 _DROPOUT = {"model_kwargs": {"dropout": 0.1}}
 _LEARNING_RATES = (0.01, 0.003)
-_FIVE = {"data_kwargs": {"num_columns": 5}}
+# The five-column and text rows train at one learning rate, the first of the single-column grid (our choice).
+_ONE_RATE = {"learning_rate": _LEARNING_RATES[0]}
+_SINGLE = {
+    "model_kwargs": {"text_match": False},
+    "data_kwargs": {"num_columns": 1, "num_text_columns": 0},
+}
+_FIVE = {"model_kwargs": {"text_match": False}, "data_kwargs": {"num_columns": 5, "num_text_columns": 0}}
 _TEXT = {"model_kwargs": {"text_match": True}, "data_kwargs": {"num_columns": 5, "num_text_columns": 2}}
 
 
@@ -32,18 +42,34 @@ def _settings() -> list[Setting]:
     # Single column: the paper counts runs reaching 100% test accuracy among 216 (restarts x grid). Here the
     # grid is the learning rate: restart r uses _LEARNING_RATES[r % 2], all pooled into one count.
     single_paper = {"no_noise": "1/216", "noise": "9/216", "dropout": "0/216"}
-    single_overrides = {"no_noise": _NO_NOISE, "noise": {}, "dropout": _merge(_NO_NOISE, _DROPOUT)}
+    single_overrides = {
+        "no_noise": _merge(_NO_NOISE, _NO_DROPOUT),
+        "noise": _merge(_NOISE, _NO_DROPOUT),
+        "dropout": _merge(_NO_NOISE, _DROPOUT),
+    }
     grid = {"per_restart": [{"learning_rate": rate} for rate in _LEARNING_RATES]}
     for name, overrides in single_overrides.items():
-        settings.append(Setting(f"single_{name}", {**overrides, **grid}, {"perfect": single_paper[name]}))
+        settings.append(
+            Setting(
+                f"single_{name}",
+                {**_merge(_SINGLE, _CLIP, overrides), **grid},
+                {"perfect": single_paper[name]},
+            )
+        )
     # Not in the paper: eta = 1.0 is 25-200x the per-coordinate size of a gradient clipped to global norm 1.0
     # over this model's 40k weights; eta = 0.001 puts the noise near the clipped gradient's scale.
-    settings.append(Setting("single_noise_eta0.001", {"noise_eta": 0.001, **grid}, {}))
+    settings.append(
+        Setting(
+            "single_noise_eta0.001",
+            {**_merge(_SINGLE, _CLIP, rows.annealed_noise(0.001), _NO_DROPOUT), **grid},
+            {},
+        )
+    )
     variants = {
-        "no_noise": _NO_NOISE,
-        "noise": {},
+        "no_noise": _merge(_NO_NOISE, _NO_DROPOUT),
+        "noise": _merge(_NOISE, _NO_DROPOUT),
         "dropout": _merge(_NO_NOISE, _DROPOUT),
-        "dropout_noise": _DROPOUT,
+        "dropout_noise": _merge(_NOISE, _DROPOUT),
     }
     paper_accuracy = {
         "five": {"no_noise": 95.3, "noise": 98.7, "dropout": 97.4, "dropout_noise": 99.2},
@@ -54,7 +80,7 @@ def _settings() -> list[Setting]:
             settings.append(
                 Setting(
                     f"{table}_{name}",
-                    _merge(table_overrides, overrides),
+                    _merge(table_overrides, _CLIP, _ONE_RATE, overrides),
                     {"best_accuracy": paper_accuracy[table][name]},
                 )
             )
@@ -68,6 +94,13 @@ REPRODUCTION = ReproductionSpec(
     columns=("perfect", "best_accuracy", "mean_accuracy"),
     summarize=summarize,
     curve_metric="val_answer_accuracy",
+    axes=(
+        "model_kwargs.dropout",
+        "model_kwargs.text_match",
+        "data_kwargs.num_columns",
+        "data_kwargs.num_text_columns",
+        "learning_rate",
+    ),
 )
 
 ENTRY = ZooEntry(

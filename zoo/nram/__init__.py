@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo import rows
 from zoo.config import TrainConfig
 from zoo.nram import tasks
 from zoo.nram.configs import CONFIGS
@@ -149,8 +150,11 @@ def summarize_table6(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _setting(name: str, learning_rate: float, eta: float, paper_rate: float) -> Setting:
+    noise = rows.annealed_noise(eta) if eta else rows.no_noise()
     return Setting(
-        name, {"learning_rate": learning_rate, "noise_eta": eta}, {"runs": 100, "success_rate": paper_rate}
+        name,
+        {"learning_rate": learning_rate, **noise, **rows.clipping(global_norm=1.0)},
+        {"runs": 100, "success_rate": paper_rate},
     )
 
 
@@ -173,6 +177,7 @@ REPRODUCTION = ReproductionSpec(
     columns=["runs", "successes", "success_rate", "mean_test_example_accuracy"],
     summarize=summarize_table6,
     curve_metric="example_accuracy",
+    axes=("learning_rate",),
 )
 
 ENTRY = ZooEntry(

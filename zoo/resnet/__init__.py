@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 
+from zoo import rows
 from zoo.config import TrainConfig
 from zoo.registry import ReproductionSpec, Setting, TaskData, ZooEntry
 from zoo.resnet.configs import DROPOUT_RATE, RESNET34_CONFIGS, RESNET50_CONFIGS
@@ -68,17 +69,22 @@ def summarize_accuracy(results: list[dict[str, Any]]) -> dict[str, float]:
     return {MEAN: statistics.fmean(values), STD: spread, BEST: max(values)}
 
 
-def _settings(rows: list[tuple[str, float | None, float, float]]) -> tuple[Setting, ...]:
+def _settings(rows_: list[tuple[float, float | None, float, float]]) -> tuple[Setting, ...]:
     """(eta, no-noise, noise, dropout+noise) paper numbers -> the settings; the no-noise row is shared."""
     settings = []
-    for index, (eta, plain, noisy, dropout_noisy) in enumerate(rows):
+    no_dropout = {"model_kwargs.dropout": rows.Off()}
+    clip = rows.clipping()
+    for index, (eta, plain, noisy, dropout_noisy) in enumerate(rows_):
         if index == 0:
-            settings.append(Setting("baseline_no_noise", {}, {MEAN: plain}))
-        settings.append(Setting(f"eta{eta}_noise", {"noise_eta": eta}, {MEAN: noisy}))
+            settings.append(
+                Setting("baseline_no_noise", {**rows.no_noise(), **clip}, {MEAN: plain}, requires=no_dropout)
+            )
+        noise = rows.annealed_noise(eta)
+        settings.append(Setting(f"eta{eta}_noise", {**noise, **clip}, {MEAN: noisy}, requires=no_dropout))
         settings.append(
             Setting(
                 f"eta{eta}_dropout_noise",
-                {"noise_eta": eta, "model_kwargs": {"dropout": DROPOUT_RATE}},
+                {**noise, **clip, "model_kwargs": {"dropout": DROPOUT_RATE}},
                 {MEAN: dropout_noisy},
             )
         )
@@ -98,6 +104,7 @@ TABLE2 = ReproductionSpec(
     columns=(MEAN, STD, BEST),
     summarize=summarize_accuracy,
     curve_metric="val_accuracy",
+    axes=("model_kwargs.dropout",),
 )
 # The seed's Table 3 row at eta 0.02 (top-1 %); needs ImageNet and GPUs ('paper' config).
 TABLE3 = ReproductionSpec(
@@ -107,6 +114,7 @@ TABLE3 = ReproductionSpec(
     columns=(MEAN, STD, BEST),
     summarize=summarize_accuracy,
     curve_metric="val_accuracy",
+    axes=("model_kwargs.dropout",),
 )
 
 ENTRIES = {
