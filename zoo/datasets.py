@@ -121,6 +121,10 @@ _MNIST_IDX_STEMS: dict[str, tuple[str, str]] = {
     "y_test": ("t10k-labels", "idx1-ubyte"),
 }
 MNIST_NPZ_CANDIDATES: tuple[str, ...] = ("mnist.npz", os.path.join("mnist", "mnist.npz"))
+# The full MNIST ships inside the package (11 MB), so the main job and the pretrained-model checks need neither
+# network nor --data_dir. Its sha256 is checked at every load, before the per-array IDX md5s.
+SHIPPED_MNIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", "mnist.npz")
+SHIPPED_MNIST_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
 # IDX magic numbers: 0x08 = unsigned byte data, last byte = number of dimensions.
 _IDX_UBYTE = 0x08
 
@@ -269,15 +273,16 @@ def verify_mnist(arrays: dict[str, np.ndarray], source: str) -> dict[str, str]:
 
 
 def load_mnist(data_dir: str | None = None, *, verify: bool = True) -> MNISTData:
-    """Loads MNIST from a local copy, or downloads it through keras.datasets when no data_dir is given.
+    """Loads MNIST from a local copy, the copy shipped in the package, or (lacking both) a download.
 
     In `data_dir` it looks for Keras' `mnist.npz` (also as `mnist/mnist.npz`), else for the four IDX files
     (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`,
     '.' in place of the '-' before "idx" accepted, optionally `.gz`, also under `mnist/`). Without `data_dir`
-    it uses `keras.datasets.mnist.load_data()` (cached in ~/.keras/datasets; Keras checks that file's sha256).
+    it reads the package's own `zoo/assets/mnist.npz` (sha256 checked); if an install lacks that file, it uses
+    `keras.datasets.mnist.load_data()` (cached in ~/.keras/datasets; Keras checks that file's sha256).
 
     Args:
-        data_dir: a directory holding MNIST, or None to download.
+        data_dir: a directory holding MNIST, or None for the shipped copy.
         verify: check that the content is exactly the official MNIST (IDX md5s); False allows subsets.
 
     Returns:
@@ -286,7 +291,10 @@ def load_mnist(data_dir: str | None = None, *, verify: bool = True) -> MNISTData
     Raises:
         DataError: data_dir missing, no MNIST files in it, a corrupt or malformed file, or a failed download.
     """
-    if data_dir is None:
+    if data_dir is None and os.path.exists(SHIPPED_MNIST):
+        verify_sha256(SHIPPED_MNIST, SHIPPED_MNIST_SHA256, "MNIST shipped with keras-gradnoise")
+        arrays, source = read_mnist_npz(SHIPPED_MNIST), SHIPPED_MNIST
+    elif data_dir is None:
         try:
             import keras
 

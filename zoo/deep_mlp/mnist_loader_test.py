@@ -159,18 +159,28 @@ def test_failed_download_names_the_way_out(monkeypatch):
         raise Exception("URL fetch failure: no route to host")
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", no_network)
+    monkeypatch.setattr(datasets, "SHIPPED_MNIST", "/nonexistent/mnist.npz")  # an install without the asset
     with pytest.raises(DataError, match="Could not download MNIST through keras.datasets.*--data_dir"):
         load_mnist(None)
 
 
-@pytest.mark.skipif(
-    not os.path.isdir(SHARED_MNIST), reason="the full MNIST (../shared/data/mnist) is not here"
-)
-def test_full_mnist_verifies_and_the_fixture_is_its_head():
-    full = load_mnist(SHARED_MNIST)
+def test_shipped_full_mnist_verifies_and_the_fixture_is_its_head():
+    full = load_mnist(None)
+    assert full.source == datasets.SHIPPED_MNIST
+    assert full.x_train.shape == (60000, 28, 28) and full.x_test.shape == (10000, 28, 28)
     assert full.content_md5 == datasets.MNIST_IDX_MD5
     arrays = fixture_arrays()
     np.testing.assert_array_equal(arrays["x_train"], full.x_train[:300])
     np.testing.assert_array_equal(arrays["y_train"], full.y_train[:300])
     np.testing.assert_array_equal(arrays["x_test"], full.x_test[:100])
     np.testing.assert_array_equal(arrays["y_test"], full.y_test[:100])
+
+
+def test_a_changed_byte_in_the_shipped_copy_is_refused(tmp_path, monkeypatch):
+    data = bytearray(open(datasets.SHIPPED_MNIST, "rb").read())
+    data[len(data) // 2] ^= 0xFF  # inside the compressed x_train array
+    copy = tmp_path / "mnist.npz"
+    copy.write_bytes(bytes(data))
+    monkeypatch.setattr(datasets, "SHIPPED_MNIST", str(copy))
+    with pytest.raises(DataError, match=r"mnist\.npz is corrupt or not the expected MNIST shipped.*sha256"):
+        load_mnist(None)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 import zoo
+from zoo.datasets import SHIPPED_MNIST
 from zoo.pretrained import load_pretrained
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..")
 PRESET_DIR = os.path.join(REPO, "saved_models", "deep_mlp")
 FIXTURE = os.path.join(REPO, "tests", "fixtures", "mnist_tiny.npz")
-SHARED_MNIST = os.path.join(REPO, "..", "shared", "data", "mnist", "mnist.npz")
 # Tolerances of the re-measurement: float round-off on another CPU or BLAS may flip a borderline image, so we
 # allow 1 of the 100 fixture images and 20 of the 10,000 test images to differ from the recorded run.
 FIXTURE_TOLERANCE = 0.01
@@ -62,8 +62,6 @@ def test_preset_remeasures_to_the_recorded_accuracy():
         fixture_accuracy = accuracy_by_hand(model, f["x_test"], f["y_test"])
     assert fixture_accuracy == pytest.approx(meta["fixture_test_accuracy"], abs=FIXTURE_TOLERANCE)
     assert meta["metrics"]["test_accuracy"] > 0.95
-    if not os.path.exists(SHARED_MNIST):
-        pytest.skip("the full MNIST (../shared/data/mnist) is not here; checked the fixture only")
-    with np.load(SHARED_MNIST) as f:
+    with np.load(SHIPPED_MNIST) as f:  # the full MNIST the package ships (sha256-checked by load_mnist)
         full_accuracy = accuracy_by_hand(model, f["x_test"], f["y_test"])
     assert full_accuracy == pytest.approx(meta["metrics"]["test_accuracy"], abs=FULL_TEST_TOLERANCE)
