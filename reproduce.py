@@ -89,6 +89,9 @@ def main(argv: list[str]) -> None:
         _fail(str(error))
     settings = len(runs) // FLAGS.restarts
     print(f"{len(runs)} runs ({FLAGS.restarts} restarts x {settings} settings), {FLAGS.jobs} jobs.")
+    restored = reproduce.restore_from_store(runs, out)
+    if restored:
+        print(f"{len(restored)} finished runs taken from {os.path.join(out, reproduce.STORE)}.")
     try:
         report = reproduce.run_all(runs, jobs=FLAGS.jobs, data_dir=FLAGS.data_dir, progress=FLAGS.progress)
     except ValueError as error:

@@ -78,6 +78,13 @@ class ReproductionSpec:
         curve_metric: a key of the per-epoch history to plot for each setting, or None for no plot.
         axes: the dotted TrainConfig paths the table varies besides noise and clipping (which every table
             varies); every row states each of them (zoo/rows.py).
+        run_value: one run's results.json -> the finite number whose mean a row reports with a 95 % bootstrap
+            interval (e.g. test accuracy in %), or None.
+        run_value_name: what `run_value` is, for the table's header.
+        success: one run's results.json -> whether it succeeded (counted with an exact 95 % interval), or None.
+        success_name: what `success` counts, for the table's header.
+        comparisons: (noise row, no-noise row) pairs, each tested (permutation test of the means, Fisher exact
+            test of the success counts); see zoo/significance.py.
     """
 
     title: str
@@ -87,6 +94,11 @@ class ReproductionSpec:
     summarize: Callable[[list[dict[str, Any]]], dict[str, Any]]
     curve_metric: str | None = None
     axes: Sequence[str] = ()
+    run_value: Callable[[dict[str, Any]], float] | None = None
+    run_value_name: str = "value"
+    success: Callable[[dict[str, Any]], bool] | None = None
+    success_name: str = "successes"
+    comparisons: Sequence[tuple[str, str]] = ()
 
     @property
     def all_axes(self) -> tuple[str, ...]:

@@ -37,7 +37,8 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
-from zoo import rows
+from zoo import rows as table_rows
+from zoo import significance
 from zoo.config import TrainConfig
 from zoo.registry import ReproductionSpec, Setting, ZooEntry
 
@@ -176,7 +177,7 @@ def plan_runs(
     for setting in chosen:
         for restart in range(restarts):
             config = restart_config(base, setting, restart, overrides)
-            rows.check_run(spec, setting, restart, config)
+            table_rows.check_run(spec, setting, restart, config)
             runs.append(
                 Run(
                     setting.name,
@@ -371,6 +372,43 @@ def run_all(
 # Aggregation and output
 # ---------------------------------------------------------------------------------------------------------
 
+# Each finished run's results.json is kept under <out>/runs/, beside the table, so that a committed table can be
+# extended later: rerunning its command restores those results into the runs' workdirs (where `run_all` skips
+# them) and trains only the new restarts.
+STORE = "runs"
+
+
+def stored_results_path(out: str, run: Run) -> str:
+    """Where `write_report` keeps `run`'s results.json under the report folder `out`."""
+    return os.path.join(out, STORE, run.setting, f"restart_{run.restart:03d}.json")
+
+
+def restore_from_store(runs: Sequence[Run], out: str) -> list[Run]:
+    """Copies each run's stored results.json from `out` into its workdir when the workdir has none yet.
+
+    Returns:
+        The runs restored; `run_all` then skips them (after checking that they ran the planned config).
+    """
+    restored = []
+    for run in runs:
+        stored = stored_results_path(out, run)
+        if not os.path.exists(run.results_path) and os.path.exists(stored):
+            os.makedirs(run.workdir, exist_ok=True)
+            shutil.copyfile(stored, run.results_path + ".restoring")
+            os.replace(run.results_path + ".restoring", run.results_path)
+            restored.append(run)
+    return restored
+
+
+def _store_results(runs: Sequence[Run], results_by_run: Mapping[str, dict[str, Any]], out: str) -> None:
+    for run in runs:
+        if run.label in results_by_run:
+            path = stored_results_path(out, run)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path + ".writing", "w") as f:
+                json.dump(results_by_run[run.label], f, indent=1, sort_keys=True)
+            os.replace(path + ".writing", path)
+
 
 def load_results(runs: Sequence[Run]) -> dict[str, list[dict[str, Any]]]:
     """setting -> the results.json dicts of its finished restarts (restart order), unfinished left out."""
@@ -396,6 +434,7 @@ def summarize(spec: ReproductionSpec, results: Mapping[str, list[dict[str, Any]]
                 "runs": len(results[setting.name]),
                 "ours": {column: ours.get(column) for column in spec.columns},
                 "paper": {column: setting.paper.get(column) for column in spec.columns},
+                "intervals": significance.row_statistics(spec, results[setting.name]),
             }
         )
     return rows
@@ -414,12 +453,17 @@ def format_table(spec: ReproductionSpec, rows: Sequence[Mapping[str, Any]]) -> s
     header = ["setting", "runs"]
     for column in spec.columns:
         header += [f"{column} (ours)", f"{column} (paper)"]
+    header += significance.interval_header(spec)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in rows:
-        cells = [f"`{row['setting']}`", str(row["runs"])]
+        runs = str(row["runs"]) + ("*" if row["runs"] < significance.MIN_RUNS else "")
+        cells = [f"`{row['setting']}`", runs]
         for column in spec.columns:
             cells += [_cell(row["ours"].get(column)), _cell(row["paper"].get(column))]
+        cells += significance.interval_cells(spec, row.get("intervals") or {})
         lines.append("| " + " | ".join(cells) + " |")
+    if any(row["runs"] < significance.MIN_RUNS for row in rows):
+        lines += ["", f"\\* fewer than {significance.MIN_RUNS} runs: such a row supports no statement."]
     return "\n".join(lines)
 
 
@@ -551,7 +595,8 @@ def write_report(
     command: str,
     report: SweepReport | None = None,
 ) -> dict[str, Any]:
-    """Summarizes the finished runs into `<out>/table.md`, `<out>/summary.json` and `<out>/curves.png`.
+    """Summarizes the finished runs into `<out>/table.md`, `<out>/summary.json` and `<out>/curves.png`, and
+    keeps each finished run's results.json under `<out>/runs/<setting>/restart_<r>.json` (see `STORE`).
 
     Returns:
         The summary dict (also in summary.json): title, command, machine, date, rows, run counts, files.
@@ -581,6 +626,8 @@ def write_report(
         if first
         else ""
     )
+    _store_results(runs, results_by_run, out)
+    compared = significance.comparisons(spec, results)
     summary = {
         "title": spec.title,
         "model": entry.name,
@@ -589,6 +636,7 @@ def write_report(
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "scale": scale,
         "rows": rows,
+        "comparisons": compared,
         "finished_runs": len(results_by_run),
         "planned_runs": len(runs),
         "failed_runs": [(run.label, error) for run, error in report.failed] if report else [],
@@ -608,6 +656,7 @@ def write_report(
         format_table(spec, rows),
         "",
     ]
+    lines += significance.comparison_markdown(spec, compared)
     if plot_path:
         lines += [f"![{spec.curve_metric} per epoch]({os.path.basename(plot_path)})", ""]
     lines += ["## Runs", "", *_run_lines(runs, results_by_run), ""]

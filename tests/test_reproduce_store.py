@@ -1,0 +1,101 @@
+"""The runner's report: per-run results kept beside the table (and extended later), intervals, tests.
+
+Uses the fake trainer and table of tests/test_reproduce.py: no TensorFlow, no data. Expected numbers are
+computed here from the fake trainer's formula, not read back from the report code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import pytest
+
+from tests.test_reproduce import ENTRY, LOG_ENV, SPEC, fake_accuracy
+from zoo import reproduce, stats
+
+TRAINER = "tests.test_reproduce:fake_trainer"
+
+
+def _spec_with_statistics():
+    return dataclasses.replace(
+        SPEC,
+        run_value=lambda result: 100.0 * result["metrics"]["test_accuracy"],
+        run_value_name="accuracy %",
+        success=lambda result: result["metrics"]["test_accuracy"] >= 0.85,
+        success_name="runs >= 85%",
+        comparisons=(("exp1_noise", "exp1_plain"),),
+    )
+
+
+@pytest.fixture
+def entry():
+    return dataclasses.replace(ENTRY, reproduction=_spec_with_statistics())
+
+
+@pytest.fixture
+def calls(tmp_path, monkeypatch):
+    path = tmp_path / "calls.jsonl"
+    path.write_text("")
+    monkeypatch.setenv(LOG_ENV, str(path))
+    return lambda: [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_stored_results_extend_the_table_in_a_fresh_runs_dir(tmp_path, entry, calls):
+    out = str(tmp_path / "table")
+    settings = ["exp1_plain", "exp1_noise"]
+    first = reproduce.plan_runs(entry, 2, str(tmp_path / "runs_a"), settings)
+    reproduce.run_all(first, TRAINER, jobs=1, progress=False)
+    reproduce.write_report(out, entry, first, "cmd")
+    for run in first:
+        with open(reproduce.stored_results_path(out, run)) as f:
+            assert json.load(f)["config"]["seed"] == run.config.seed
+    assert len(calls()) == 4
+
+    # A later session: a clean checkout has the table and its stored results, no workdirs; 3 restarts now.
+    second = reproduce.plan_runs(entry, 3, str(tmp_path / "runs_b"), settings)
+    restored = reproduce.restore_from_store(second, out)
+    assert sorted(run.label for run in restored) == sorted(run.label for run in first)
+    report = reproduce.run_all(second, TRAINER, jobs=1, progress=False)
+    assert sorted(run.label for run in report.completed) == ["exp1_noise#2", "exp1_plain#2"]
+    assert len(calls()) == 6  # only the two new restarts trained
+    summary = reproduce.write_report(out, entry, second, "cmd")
+    assert {row["setting"]: row["runs"] for row in summary["rows"]} == {"exp1_plain": 3, "exp1_noise": 3}
+    assert len(os.listdir(os.path.join(out, reproduce.STORE, "exp1_noise"))) == 3
+
+
+def test_report_intervals_and_tests_match_an_independent_computation(tmp_path, entry, calls):
+    runs = reproduce.plan_runs(entry, 4, str(tmp_path / "runs"), ["exp1_plain", "exp1_noise"])
+    reproduce.run_all(runs, TRAINER, jobs=1, progress=False)
+    summary = reproduce.write_report(str(tmp_path / "out"), entry, runs, "cmd")
+
+    by_setting = {"exp1_plain": [], "exp1_noise": []}
+    for run in runs:
+        by_setting[run.setting].append(100.0 * fake_accuracy(run.config))
+    plain, noise = by_setting["exp1_plain"], by_setting["exp1_noise"]
+    row = {r["setting"]: r["intervals"] for r in summary["rows"]}
+    assert row["exp1_noise"]["mean"] == pytest.approx(sum(noise) / 4)
+    assert row["exp1_noise"]["mean_low"] <= sum(noise) / 4 <= row["exp1_noise"]["mean_high"]
+    assert min(noise) <= row["exp1_noise"]["mean_low"] and row["exp1_noise"]["mean_high"] <= max(noise)
+    # The fake trainer: 0.5 + 0.3 (noise) + 0.1 (lr 0.1) + 0.01 * seed; success means >= 0.85.
+    expected_noise_successes = sum(1 for value in noise if value >= 85.0)
+    assert row["exp1_noise"]["successes"] == expected_noise_successes
+    assert row["exp1_plain"]["successes"] == 0
+    (pair,) = summary["comparisons"]
+    assert pair["mean_difference"] == pytest.approx(sum(noise) / 4 - sum(plain) / 4)
+    # Every noise run beats every plain one: of the C(8, 4) = 70 splits, 2 are as extreme (both directions).
+    assert pair["permutation_p"] == pytest.approx(2 / 70)
+    assert pair["fisher_p"] == pytest.approx(stats.fisher_exact(expected_noise_successes, 4, 0, 4))
+    table = open(tmp_path / "out" / "table.md").read()
+    assert "## Noise vs no noise" in table and "0.0286" in table
+
+
+def test_rows_with_too_few_runs_are_marked(tmp_path, entry, calls):
+    runs = reproduce.plan_runs(entry, 2, str(tmp_path / "runs"), ["exp1_plain", "exp1_noise"])
+    reproduce.run_all(runs, TRAINER, jobs=1, progress=False)
+    reproduce.write_report(str(tmp_path / "out"), entry, runs, "cmd")
+    table = open(tmp_path / "out" / "table.md").read()
+    assert "| `exp1_plain` | 2* |" in table
+    assert "fewer than 3 runs: such a row supports no statement" in table
+    assert "support no statement" in table.split("## Noise vs no noise")[1]
