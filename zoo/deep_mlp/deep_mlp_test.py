@@ -46,7 +46,17 @@ def test_architecture_is_the_papers():
     assert model.count_params() == 39250 + 48450 + 510
 
 
-@pytest.mark.parametrize("init", ["simple", "good", "zero"])
+# Sussillo & Abbott 2014, ReLU gain g = sqrt(2) exp(1.2 / (N - 2.4)) for N >= 6, worked out by hand:
+# N = 784: exp(1.2 / 781.6) = 1.0015365 -> g = 1.4163865; N = 50: exp(1.2 / 47.6) = 1.0255306 -> g = 1.4503192.
+_RANDOM_WALK_STD = {784: 1.4163865 / math.sqrt(784), 50: 1.4503192 / math.sqrt(50)}
+_EXPECTED_STD = {
+    "simple": {784: 0.1, 50: 0.1},
+    "good": {784: math.sqrt(2 / 784), 50: math.sqrt(2 / 50)},
+    "random_walk": _RANDOM_WALK_STD,
+}
+
+
+@pytest.mark.parametrize("init", ["simple", "good", "zero", "random_walk"])
 def test_initializations(init):
     model = build_model(init=init, seed=1)
     first = model.hidden[0].kernel.numpy()  # 784 x 50 = 39200 samples
@@ -55,10 +65,10 @@ def test_initializations(init):
         assert not any(np.any(w.numpy()) for w in model.weights)
         return
     # Standard error of a sample std over n normal draws is std / sqrt(2n): 5 of those is a safe bound.
-    for sample, expected in ((first, 0.1 if init == "simple" else math.sqrt(2 / 784)),):
+    for sample, expected in ((first, _EXPECTED_STD[init][784]),):
         assert abs(sample.std() / expected - 1) < 5 / math.sqrt(2 * sample.size)
         assert abs(sample.mean()) < 5 * expected / math.sqrt(sample.size)
-    expected_deep = 0.1 if init == "simple" else math.sqrt(2 / 50)
+    expected_deep = _EXPECTED_STD[init][50]
     assert abs(deep.std() / expected_deep - 1) < 5 / math.sqrt(2 * deep.size)
     assert not any(np.any(d.bias.numpy()) for d in model.hidden)
 
@@ -81,7 +91,7 @@ def test_dropout_only_in_training_and_seeded():
 
 def test_bad_arguments_name_the_argument():
     for kwargs, pattern in (
-        ({"init": "xavier"}, "init must be one of simple, good, zero"),
+        ({"init": "xavier"}, "init must be one of simple, good, zero, random_walk"),
         ({"hidden_layers": 0}, "hidden_layers must be a positive integer"),
         ({"dropout": 1.0}, r"dropout must be a rate in \[0, 1\)"),
         ({"num_classes": 1}, "num_classes must be an integer >= 2"),
@@ -171,7 +181,7 @@ def test_configs_follow_the_paper():
 def test_table1_rows_make_the_papers_runs():
     base = zoo.get("deep_mlp").config(TABLE1.config)
     settings = {s.name: s for s in TABLE1.settings}
-    assert len(settings) == 11
+    assert len(settings) == 13
     row = settings["exp3_simple_clip10_noise"]
     runs = [restart_config(base, row, r) for r in range(4)]
     assert [c.learning_rate for c in runs] == [0.1, 0.01, 0.1, 0.01]

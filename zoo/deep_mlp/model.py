@@ -7,12 +7,39 @@ and that annealed gradient noise rescues it, while a good (He) initialization tr
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
 
-INITS: tuple[str, ...] = ("simple", "good", "zero")
+INITS: tuple[str, ...] = ("simple", "good", "zero", "random_walk")
 SIMPLE_INIT_STDDEV = 0.1
+
+
+def random_walk_gain(fan_in: int) -> float:
+    """Sussillo & Abbott's (2014, arXiv 1412.6558) weight gain g for a ReLU layer of `fan_in` inputs.
+
+    They scale N(0, 1/N) weights by g = sqrt(2) exp(1.2 / (max(N, 6) - 2.4)) so that the log of the
+    back-propagated gradient norm performs an unbiased random walk over the layers of a ReLU network.
+    """
+    if fan_in < 1:
+        raise ValueError(f"fan_in must be >= 1; got {fan_in!r}.")
+    return 2.0**0.5 * math.exp(1.2 / (max(fan_in, 6) - 2.4))
+
+
+class RandomWalkNormal(keras.initializers.Initializer):
+    """N(0, g(N)^2 / N) kernels with N the kernel's fan-in and g `random_walk_gain` (the paper's Experiment 4)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = seed
+
+    def __call__(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        fan_in = int(math.prod(shape[:-1]))
+        stddev = random_walk_gain(fan_in) / math.sqrt(fan_in)
+        return keras.initializers.RandomNormal(stddev=stddev, seed=self.seed)(shape, dtype=dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self.seed}
 
 
 def kernel_initializer(init: str, seed: int | None) -> keras.initializers.Initializer:
@@ -20,7 +47,8 @@ def kernel_initializer(init: str, seed: int | None) -> keras.initializers.Initia
 
     Args:
         init: "simple" (N(0, 0.1^2), the paper's Simple Init), "good" (He normal, He et al. 2015: the paper's
-            Experiment 5) or "zero" (all weights zero: the paper's Bad Init, Experiment 6).
+            Experiment 5), "zero" (all weights zero: the paper's Bad Init, Experiment 6) or "random_walk"
+            (Sussillo & Abbott 2014: the paper's Experiment 4; see `RandomWalkNormal`).
         seed: seed of the random initializers; None draws from Keras' global seed
             (`keras.utils.set_random_seed`).
 
@@ -33,6 +61,8 @@ def kernel_initializer(init: str, seed: int | None) -> keras.initializers.Initia
         return keras.initializers.HeNormal(seed=seed)
     if init == "zero":
         return keras.initializers.Zeros()
+    if init == "random_walk":
+        return RandomWalkNormal(seed=seed)
     raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}.")
 
 
@@ -47,7 +77,7 @@ class DeepMLP(keras.Model):
         hidden_layers: number of hidden layers (the paper: 20).
         hidden_units: units per hidden layer (the paper: 50).
         num_classes: softmax outputs.
-        init: "simple", "good" or "zero", see `kernel_initializer`; applies to every kernel, output included.
+        init: "simple", "good", "zero" or "random_walk", see `kernel_initializer`; applies to every kernel, output included.
         dropout: dropout rate after each hidden layer, 0 for none (the paper's "No Noise + Dropout" row; the
             paper does not give its rate).
         input_scale: factor applied to the inputs; 1/255 maps raw MNIST pixels to [0, 1].
