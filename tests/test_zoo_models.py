@@ -4,12 +4,11 @@ For each name in `zoo.names()`: the model builds from its smoke config, trains a
 survives a `.keras` round-trip with its optimizer state (weights, optimizer variables and `iterations` kept, and a
 further step equal between the original and the reloaded model), and its smoke config runs through train.py.
 One JAX-backend subprocess trains every model one step from its smoke config through the same harness.
-A name whose folder is not written yet is skipped, with the reason.
+A model that fails to import fails these tests: nothing is skipped.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -25,24 +24,11 @@ NAMES = registry.names()
 
 
 def _entry(name: str):
-    module = registry._MODULES[name]
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{name}: {module.replace('.', '/')}/ does not exist yet")
-    try:
-        return registry.get(name)
-    except (ImportError, AttributeError, KeyError) as error:
-        pytest.skip(f"{name}: {module} defines no usable ENTRY yet ({type(error).__name__}: {error})")
+    return registry.get(name)
 
 
 def _available() -> list[str]:
-    available = []
-    for name in NAMES:
-        try:
-            registry.get(name)
-        except (ImportError, AttributeError, KeyError):
-            continue
-        available.append(name)
-    return available
+    return list(NAMES)
 
 
 def _values(variables) -> list[np.ndarray]:
@@ -133,7 +119,18 @@ def test_smoke_config_runs_through_train_py(name, smoke_runs):
     assert results["history"] and all(
         len(v) == results["config"]["epochs"] for v in results["history"].values()
     )
-    assert os.path.exists(os.path.join(workdir, "model.keras"))
+    import keras
+
+    loaded = keras.saving.load_model(os.path.join(workdir, "model.keras"))
+    assert all(np.all(np.isfinite(w)) for w in _values(loaded.weights))
+    # The last logged noise std is the schedule's value at the saved optimizer's step, computed here by hand.
+    config, step = results["config"], int(keras.ops.convert_to_numpy(loaded.optimizer.noise_step))
+    assert step == int(keras.ops.convert_to_numpy(loaded.optimizer.iterations)) >= config["epochs"]
+    if config["noise_std"] is not None:
+        expected = config["noise_std"]
+    else:
+        expected = (config["noise_eta"] / (1 + step) ** config["noise_gamma"]) ** 0.5
+    assert results["history"]["noise_stddev"][-1] == pytest.approx(expected, rel=1e-5)
 
 
 _JAX_SCRIPT = """
@@ -154,11 +151,7 @@ print("STATUS " + json.dumps(status))
 
 @pytest.fixture(scope="module")
 def jax_status(tmp_path_factory) -> dict[str, str]:
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("JAX is not installed")
     names = _available()
-    if not names:
-        pytest.skip("no zoo model is ready yet")
     argv = [sys.executable, "-c", _JAX_SCRIPT, str(tmp_path_factory.mktemp("jax")), *names]
     process = helpers.run(argv, timeout=600, KERAS_BACKEND="jax")
     lines = [line for line in process.stdout.splitlines() if line.startswith("STATUS ")]

@@ -20,13 +20,10 @@ V, M, S, D, K = 12, 5, 4, 3, 3
 def test_position_encoding_hand_values():
     # J = 2, d = 2: l = 1 + (k - 1.5)(j - 1.5).
     np.testing.assert_allclose(position_encoding(2, 2), [[1.25, 0.75], [0.75, 1.25]])
-    # Against the formula written out with plain loops for an odd size.
-    size, d = 3, 4
-    expected = [
-        [1 + 4 * (k - (d + 1) / 2) * (j - (size + 1) / 2) / (d * size) for k in range(1, d + 1)]
-        for j in (1, 2, 3)
-    ]
-    np.testing.assert_allclose(position_encoding(size, d), expected, rtol=1e-6)
+    # J = 3, d = 2: l = 1 + (2/3)(k - 1.5)(j - 2), i.e. 1 -+ (1/3)(j - 2) in dimension 1 / 2.
+    np.testing.assert_allclose(position_encoding(3, 2), [[4 / 3, 2 / 3], [1, 1], [2 / 3, 4 / 3]], rtol=1e-6)
+    # One dimension: every weight is 1 (a bag of words).
+    np.testing.assert_allclose(position_encoding(4, 1), np.ones((4, 1)))
     # The middle word of an odd sentence is weighted 1 in every dimension.
     np.testing.assert_allclose(position_encoding(3, 4)[1], 1.0)
 
@@ -51,11 +48,13 @@ def numpy_memn2n(model: keras.Model, inputs: dict[str, np.ndarray], softmax: boo
     words = [np.vstack([np.zeros((1, D)), weights[f"words_{k}"]]) for k in range(K + 1)]
     ages = [np.vstack([np.zeros((1, D)), weights[f"time_{k}"]]) for k in range(K + 1)]
 
+    weights_by_position = position_encoding(S, D)  # checked against hand-computed values above
+
     def embed(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
         out = np.zeros(D)
-        for j, word in enumerate(ids, start=1):
-            for k in range(1, D + 1):
-                out[k - 1] += (1 + 4 * (k - (D + 1) / 2) * (j - (S + 1) / 2) / (D * S)) * table[word, k - 1]
+        for j, word in enumerate(ids):
+            for k in range(D):
+                out[k] += weights_by_position[j, k] * table[word, k]
         return out
 
     logits = []

@@ -18,10 +18,9 @@ PRESET = "single_column"
 FOLDER = os.path.join(saved_models_dir(), preset.NAME)
 METADATA = os.path.join(FOLDER, f"{PRESET}.json")
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(METADATA),
-    reason=f"{METADATA} is not there (export it with zoo.neural_programmer.preset)",
-)
+
+def test_the_preset_is_shipped():
+    assert os.path.exists(METADATA), f"{METADATA} is missing (export it with zoo.neural_programmer.preset)"
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf  # pinned in the test extras: a missing install must fail, not skip
+import tensorflow_datasets as tfds
 
-tf = pytest.importorskip("tensorflow")
-tfds = pytest.importorskip("tensorflow_datasets")
-
-from zoo.config import TrainConfig  # noqa: E402
-from zoo.datasets import DataError  # noqa: E402
-from zoo.resnet import imagenet  # noqa: E402
+from zoo.config import TrainConfig
+from zoo.datasets import DataError
+from zoo.resnet import imagenet
 
 
 def test_absent_imagenet_is_a_clear_error(tmp_path):
