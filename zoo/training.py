@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 import keras_gradnoise
-from zoo import checkpoint, distribute, summaries
+from zoo import checkpoint, cli, distribute, summaries
 from zoo.config import TrainConfig
 from zoo.registry import TaskData, get
 
@@ -187,6 +187,7 @@ def _training_source(data: TaskData, config: TrainConfig) -> Any:
 
 
 def _check_workdir(workdir: str, config: TrainConfig, resume: bool, write: bool) -> None:
+    cli.check_output_dir(workdir, "--workdir")
     config_path = os.path.join(workdir, "config.json")
     if resume:
         if not os.path.exists(config_path):
