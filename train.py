@@ -4,7 +4,7 @@ Flags left unset keep the named config's value. See docs/training.md for the wor
 distributed training. Bad input (a flag that does not parse or does not exist, unknown model/config/strategy,
 out-of-range numbers, a missing --data_dir or corrupt data in it, a --workdir that is a file, malformed TF_CONFIG)
 ends with exit status 2 and one line on stderr, before anything is written. Ctrl-C ends with exit status 130 and
-the command that continues the run (`--resume`).
+the command that continues the run (`--resume`). `--resume` may raise `--epochs` to extend a finished run.
 """
 
 from __future__ import annotations
