@@ -1,26 +1,33 @@
 """Reproduces a paper table of a zoo model with many restarts per setting.
 
-    python reproduce.py --model=deep_mlp --restarts=4 --jobs=2 --out=docs/results/deep_mlp
+    python reproduce.py --model=deep_mlp --restarts=4 --jobs=2
 
 Runs restarts x the model's reproduction settings concurrently (see zoo/reproduce.py and docs/reproduce.md),
 skips runs that already finished (re-run the same command to continue an interrupted sweep), prints the table
-beside the paper's numbers and writes table.md, summary.json and curves.png into --out. Bad input ends with
-exit status 2 and one line on stderr; failed runs with exit status 1 after the report of the finished ones.
+beside the paper's numbers and writes table.md, summary.json and curves.png into --out (default
+<runs_dir>/report, under the git-ignored runs/, so that committed results are never overwritten by accident).
+Bad input ends with exit status 2 and one line on stderr; failed runs with exit status 1 after the report of
+the finished ones. Ctrl-C (or SIGTERM) stops the workers within seconds, prints the command that continues the
+sweep and exits with status 130 (143).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
+import signal
 import sys
 
 from absl import app, flags
 
-from zoo import registry
+from zoo import cli, registry
+from zoo.execution import SweepInterrupted
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any TensorFlow import: keep the terminal readable
 
 FLAGS = flags.FLAGS
+_ABSL_FLAGS = frozenset(FLAGS)  # absl's own (--verbosity, --helpshort, ...); ours are defined below
 flags.DEFINE_string("model", None, f"Zoo model with a reproduction spec: {', '.join(registry.names())}.")
 flags.DEFINE_integer("restarts", 4, "Restarts (seeds) per setting (the paper often used 20-40).")
 flags.DEFINE_integer("jobs", 2, "Concurrent worker processes (1: run in this process, one after another).")
@@ -40,23 +47,74 @@ flags.DEFINE_multi_string(
     "Any TrainConfig override for every run, field=value or dict_field.key=value (JSON values).",
 )
 flags.DEFINE_string(
-    "out", None, "Where table.md, summary.json and curves.png go (default docs/results/<model>)."
+    "out",
+    None,
+    "Where table.md, summary.json and curves.png go (default <runs_dir>/report, git-ignored; give "
+    "docs/results/<model> explicitly to update the committed report).",
 )
 flags.DEFINE_string(
     "runs_dir", None, "Parent of the runs' workdirs (default runs/<model>/<config>, git-ignored)."
 )
 flags.DEFINE_string("data_dir", None, "Local copy of the task's data, passed to every run.")
 flags.DEFINE_bool("progress", True, "Show the progress bar over runs.")
+flags.DEFINE_string(
+    "trainer",
+    "zoo.training:train_and_evaluate",
+    "module:function that trains one run, called as f(config, workdir, data_dir=, resume=, verbose=) "
+    "(the tests use fake ones).",
+)
+OWN_FLAGS = sorted(set(FLAGS) - _ABSL_FLAGS)
 
 _SHORTCUTS = {"epochs": "epochs", "steps": "steps_per_epoch", "batch_size": "batch_size"}
 
 
 def _fail(message: str, status: int = 2) -> None:
-    print(f"reproduce.py: error: {message}", file=sys.stderr)
-    sys.exit(status)
+    cli.fail("reproduce.py", message, status)
+
+
+def _command() -> str:
+    """The command line that ran this sweep; running it again continues the sweep."""
+    return shlex.join(["python", "reproduce.py", *sys.argv[1:]])
+
+
+def _check_trainer(trainer: str) -> None:
+    module, sep, function = trainer.partition(":")
+    if not sep or not module or not function:
+        raise ValueError(f"--trainer must look like module:function; got {trainer!r}.")
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ValueError(f"--trainer {trainer!r}: no module {module!r} can be imported.")
 
 
 def main(argv: list[str]) -> None:
+    try:
+        _main(argv)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the workers are stopped; no traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the message
+        number = interrupt.signal_number if isinstance(interrupt, SweepInterrupted) else signal.SIGINT
+        if isinstance(interrupt, SweepInterrupted):
+            report = interrupt.report
+            done = len(report.completed) + len(report.skipped)
+            print(
+                f"reproduce.py: interrupted by {signal.Signals(number).name}: {done} runs finished, "
+                f"{len(report.failed)} failed, {len(interrupt.stopped)} stopped mid-run (they resume from their "
+                "last checkpoint); no report was written.",
+                file=sys.stderr,
+            )
+        else:
+            print("reproduce.py: interrupted.", file=sys.stderr)
+        print(f"Continue the sweep with: {_command()}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Skip the interpreter's teardown: with TensorFlow imported (by the model's module) it takes seconds, and
+        # the workers are already gone.
+        os._exit(128 + number)
+
+
+def _main(argv: list[str]) -> None:
     if len(argv) > 1:
         _fail(f"unexpected arguments {argv[1:]}; all options are --flags (see --helpshort).")
     try:
@@ -76,6 +134,7 @@ def main(argv: list[str]) -> None:
         for name in ("restarts", "jobs", "epochs", "steps", "batch_size"):
             if FLAGS[name].value is not None and FLAGS[name].value < 1:
                 raise ValueError(f"--{name} must be >= 1; got {FLAGS[name].value}.")
+        _check_trainer(FLAGS.trainer)
         overrides = reproduce.parse_overrides(FLAGS.override)
         overrides.update(
             {field: FLAGS[flag].value for flag, field in _SHORTCUTS.items() if FLAGS[flag].value}
@@ -83,21 +142,28 @@ def main(argv: list[str]) -> None:
         runs_dir = FLAGS.runs_dir or os.path.join(
             "runs", FLAGS.model, FLAGS.config or entry.reproduction.config
         )
-        out = FLAGS.out or os.path.join("docs", "results", FLAGS.model)
+        out = FLAGS.out or os.path.join(runs_dir, "report")
+        cli.check_output_dir(runs_dir, "--runs_dir")
+        cli.check_output_dir(out, "--out")
         runs = reproduce.plan_runs(entry, FLAGS.restarts, runs_dir, FLAGS.settings, FLAGS.config, overrides)
+        for run in runs:
+            cli.check_output_dir(run.workdir, f"The workdir of run {run.label}")
     except ValueError as error:  # also DataError
         _fail(str(error))
     settings = len(runs) // FLAGS.restarts
-    print(f"{len(runs)} runs ({FLAGS.restarts} restarts x {settings} settings), {FLAGS.jobs} jobs.")
+    print(
+        f"{len(runs)} runs ({FLAGS.restarts} restarts x {settings} settings), {FLAGS.jobs} jobs.", flush=True
+    )
     restored = reproduce.restore_from_store(runs, out)
     if restored:
-        print(f"{len(restored)} finished runs taken from {os.path.join(out, reproduce.STORE)}.")
+        print(f"{len(restored)} finished runs taken from {os.path.join(out, reproduce.STORE)}.", flush=True)
     try:
-        report = reproduce.run_all(runs, jobs=FLAGS.jobs, data_dir=FLAGS.data_dir, progress=FLAGS.progress)
+        report = reproduce.run_all(
+            runs, trainer=FLAGS.trainer, jobs=FLAGS.jobs, data_dir=FLAGS.data_dir, progress=FLAGS.progress
+        )
     except ValueError as error:
         _fail(str(error))
-    command = "python reproduce.py " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
-    summary = reproduce.write_report(out, entry, runs, command, report)
+    summary = reproduce.write_report(out, entry, runs, _command(), report)
     print()
     print(reproduce.format_table(entry.reproduction, summary["rows"]))
     print(
@@ -113,5 +179,10 @@ def main(argv: list[str]) -> None:
         )
 
 
+def run() -> None:
+    """The command line: absl's app.run with flag errors as one line and exit status 2."""
+    app.run(main, flags_parser=cli.flags_parser("reproduce.py", OWN_FLAGS))
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

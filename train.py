@@ -1,21 +1,25 @@
 """Trains one zoo model: `python train.py --model=deep_mlp --config=smoke --workdir=/tmp/mlp`.
 
 Flags left unset keep the named config's value. See docs/training.md for the workdir layout, resuming and
-distributed training. Bad input (unknown model/config/strategy, out-of-range numbers, a missing --data_dir,
-malformed TF_CONFIG) ends with exit status 2 and one line on stderr.
+distributed training. Bad input (a flag that does not parse or does not exist, unknown model/config/strategy,
+out-of-range numbers, a missing --data_dir or corrupt data in it, a --workdir that is a file, malformed TF_CONFIG)
+ends with exit status 2 and one line on stderr, before anything is written. Ctrl-C ends with exit status 130 and
+the command that continues the run (`--resume`). `--resume` may raise `--epochs` to extend a finished run.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 
 from absl import app, flags, logging
 
-from zoo import registry
+from zoo import cli, registry
 from zoo.distribute import STRATEGIES, parse_tf_config
 
 FLAGS = flags.FLAGS
+_ABSL_FLAGS = frozenset(FLAGS)  # absl's own (--verbosity, --helpshort, ...); ours are defined below
 flags.DEFINE_string("model", None, f"Zoo model: {', '.join(registry.names())}.")
 flags.DEFINE_string("config", "default", "Named config of the model: smoke, default, paper, ...")
 flags.DEFINE_string(
@@ -52,6 +56,7 @@ flags.DEFINE_integer("epochs", None, "Number of epochs (>= 1).")
 flags.DEFINE_integer("steps", None, "Steps per epoch (>= 1); unset: one pass over the training data.")
 flags.DEFINE_integer("batch_size", None, "Global batch size (>= 1), split across replicas.")
 flags.DEFINE_integer("seed", None, "Seed of initialization, data order and noise.")
+OWN_FLAGS = sorted(set(FLAGS) - _ABSL_FLAGS)
 
 # flag name -> TrainConfig field
 _OVERRIDES = {
@@ -77,6 +82,7 @@ def _check_cheap_flags() -> None:
         raise ValueError(f"Unknown model {FLAGS.model!r}. Known models: {', '.join(registry.names())}.")
     if not FLAGS.workdir:
         raise ValueError("--workdir is required (the run's output directory).")
+    cli.check_output_dir(FLAGS.workdir, "--workdir")
     if FLAGS.data_dir is not None and not os.path.isdir(FLAGS.data_dir):
         raise ValueError(f"--data_dir {FLAGS.data_dir!r} does not exist or is not a directory.")
     if FLAGS.strategy not in STRATEGIES:
@@ -127,16 +133,28 @@ def main(argv: list[str]) -> None:
         if os.environ.get("TRAIN_TRACEBACK"):
             raise
         _fail(f"{error} (TRAIN_TRACEBACK=1 shows the traceback)")
+    except (
+        KeyboardInterrupt
+    ):  # Ctrl-C: no traceback; the checkpoints are written atomically, so all are valid
+        command = shlex.join(["python", "train.py", *sys.argv[1:]] + ([] if FLAGS.resume else ["--resume"]))
+        print(f"train.py: interrupted; continue the run with: {command}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)  # skip the interpreter's teardown, which takes seconds with TensorFlow loaded
     metrics = ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in results["metrics"].items()
     )
     print(f"Done in {results['wall_seconds']:.1f}s: {metrics}. Results in {FLAGS.workdir}/results.json")
 
 
-def _fail(message: str) -> None:
-    print(f"train.py: error: {message}", file=sys.stderr)
-    sys.exit(2)
+def _fail(message: str, status: int = 2) -> None:
+    cli.fail("train.py", message, status)
+
+
+def run() -> None:
+    """The command line: absl's app.run with flag errors as one line and exit status 2."""
+    app.run(main, flags_parser=cli.flags_parser("train.py", OWN_FLAGS))
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run()

@@ -176,11 +176,9 @@ def run_train_py() -> None:
     register_tiny()
     sys.argv[0] = "train.py"
     sys.path.insert(0, REPO)
-    from absl import app
-
     import train
 
-    app.run(train.main)
+    train.run()
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

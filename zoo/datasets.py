@@ -16,6 +16,7 @@ import struct
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +24,30 @@ import numpy as np
 
 class DataError(ValueError):
     """A data file is missing, corrupt or malformed. The message names the file and what was expected."""
+
+
+# What np.load and reading its arrays raise for a truncated or corrupted .npz: a damaged zip structure or CRC
+# (BadZipFile), a damaged deflate stream (zlib.error), a cut-off member (EOFError), a mangled .npy header
+# (ValueError, struct.error, OverflowError, MemoryError for an absurd shape), an unknown compression method
+# (NotImplementedError).
+def error_text(error: BaseException) -> str:
+    """`<type>: <message>` with the module of non-builtin types ("zlib.error: Error -3 ...")."""
+    kind = type(error)
+    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    return f"{name}: {error}"
+
+
+NPZ_READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    struct.error,
+    NotImplementedError,
+    OverflowError,
+    MemoryError,
+)
 
 
 def default_cache_dir() -> str:
@@ -171,8 +196,8 @@ def read_idx(path: str) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             data = f.read()
-    except (OSError, EOFError) as error:
-        raise DataError(f"Cannot read IDX file {path}: {error}.") from error
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"Cannot read IDX file {path}: it is truncated or corrupt ({error}).") from error
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != _IDX_UBYTE:
         raise DataError(
             f"{path} is not an unsigned-byte IDX file: expected magic bytes 00 00 08 <ndim>, got "
@@ -211,9 +236,10 @@ def read_mnist_npz(path: str) -> dict[str, np.ndarray]:
             arrays = {name: f[name] for name in MNIST_SHAPES}
     except DataError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    except NPZ_READ_ERRORS as error:
         raise DataError(
-            f"Cannot read {path} as an npz file (expected Keras' mnist.npz layout): {error}."
+            f"Cannot read {path} as an npz file: it is truncated or corrupt ({error_text(error)}); expected an "
+            f"intact npz in Keras' mnist.npz layout (x_train, y_train, x_test, y_test, uint8)."
         ) from error
     _check_mnist_arrays(arrays, path)
     return arrays

@@ -1,376 +1,73 @@
 """The zoo's one restart runner: restarts (seeds) x a paper table's settings, run concurrently, tabulated.
 
-    python reproduce.py --model=deep_mlp --restarts=4 --jobs=2 --out=docs/results/deep_mlp
+    python reproduce.py --model=deep_mlp --restarts=4 --jobs=2
 
 For a model's `ENTRY.reproduction` (a `ReproductionSpec`), every (setting, restart) pair is one training run:
 the spec's named config, changed by the setting's overrides, then by the command line's overrides, with seed
-`config.seed + restart`. Runs go to `<runs_dir>/<setting>/restart_<r>/` and are executed by worker processes
-(each calls `zoo.training.train_and_evaluate`). A run whose `results.json` exists is skipped, and a run that
-was interrupted (config.json but no results.json) is resumed from its checkpoint, so re-running the same
-command continues an interrupted sweep. Finally each setting's restarts are summarized by `spec.summarize`,
-printed beside the paper's numbers (`Setting.paper`) and written to `<out>/`: `table.md`, `summary.json` and
-`curves.png` (mean and min-max band of `spec.curve_metric` per epoch).
+`config.seed + restart` (planned in zoo/planning.py). Runs go to `<runs_dir>/<setting>/restart_<r>/` and are
+executed by worker processes that stop with the runner (zoo/execution.py; each calls
+`zoo.training.train_and_evaluate`). A run whose `results.json` exists is skipped, and a run that was interrupted
+(config.json but no results.json) is resumed from its checkpoint, so re-running the same command continues an
+interrupted sweep. Finally each setting's restarts are summarized by `spec.summarize`, printed beside the paper's
+numbers (`Setting.paper`) and written to `<out>/` (this module): `table.md`, `summary.json` and `curves.png`
+(mean and min-max band of `spec.curve_metric` per epoch).
 
-Setting overrides may hold one special key, `per_restart`: a list of override dicts, of which restart r uses
-entry `r % len(list)`. It expresses paper rows that pool runs of several values, e.g. Table 1's 40 runs per
-row are 20 at learning rate 0.1 and 20 at 0.01:
-`{"per_restart": [{"learning_rate": 0.1}, {"learning_rate": 0.01}]}`.
+This module re-exports the planning and execution names (`plan_runs`, `run_all`, `Run`, `SweepReport`, ...), so
+`from zoo import reproduce` gives the whole runner.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
 import datetime
-import importlib
 import json
 import math
-import multiprocessing
 import os
 import platform
 import shutil
 import subprocess
 import sys
 import textwrap
-import time
-import traceback
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from zoo import rows as table_rows
 from zoo import significance
-from zoo.config import TrainConfig
-from zoo.registry import ReproductionSpec, Setting, ZooEntry
+from zoo.execution import (
+    DEFAULT_TRAINER,
+    Progress,
+    SweepInterrupted,
+    SweepReport,
+    Trainer,
+    run_all,
+    trainer_path,
+)
+from zoo.planning import PER_RESTART, Run, parse_overrides, plan_runs, restart_config
+from zoo.registry import ReproductionSpec, ZooEntry
 
-DEFAULT_TRAINER = "zoo.training:train_and_evaluate"
-PER_RESTART = "per_restart"
-Trainer = Callable[..., dict[str, Any]]
-
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """One training run of a sweep: restart `restart` of setting `setting`."""
-
-    setting: str
-    restart: int
-    config: TrainConfig
-    workdir: str
-
-    @property
-    def results_path(self) -> str:
-        return os.path.join(self.workdir, "results.json")
-
-    @property
-    def label(self) -> str:
-        return f"{self.setting}#{self.restart}"
-
-
-@dataclasses.dataclass
-class SweepReport:
-    """What `run_all` did: runs completed now, skipped (done before), failed (with the error)."""
-
-    completed: list[Run] = dataclasses.field(default_factory=list)
-    skipped: list[Run] = dataclasses.field(default_factory=list)
-    failed: list[tuple[Run, str]] = dataclasses.field(default_factory=list)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Planning
-# ---------------------------------------------------------------------------------------------------------
-
-
-def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """Parses `field=value` strings into TrainConfig overrides; `field.key=value` sets a key of a dict field.
-
-    Values are read as JSON when they parse (numbers, true/false/null, lists, quoted strings), else kept as
-    plain strings: ["epochs=3", "data_kwargs.train_size=20000", "model_kwargs.init=good"].
-
-    Raises:
-        ValueError: an item without "=" or with an empty field name.
-    """
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--override {item!r} must look like field=value or field.key=value.")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        field, _, subkey = key.strip().partition(".")
-        if subkey:
-            overrides.setdefault(field, {})
-            if not isinstance(overrides[field], dict):
-                raise ValueError(f"--override {item!r}: {field} was already set to a non-dict value.")
-            overrides[field][subkey] = value
-        else:
-            overrides[field] = value
-    return overrides
-
-
-def restart_config(
-    base: TrainConfig, setting: Setting, restart: int, overrides: Mapping[str, Any] | None = None
-) -> TrainConfig:
-    """The config of restart `restart` of `setting`.
-
-    Order: `base`, then the setting's overrides, then its `per_restart[restart % n]` entry, then `overrides`
-    (the command line's), and finally seed = that config's seed + restart.
-
-    Raises:
-        ValueError: an unknown config field, a malformed `per_restart`, or an out-of-range value.
-    """
-    setting_overrides = dict(setting.overrides)
-    per_restart = setting_overrides.pop(PER_RESTART, None)
-    config = base.replace(**setting_overrides)
-    if per_restart is not None:
-        if (
-            not isinstance(per_restart, (list, tuple))
-            or not per_restart
-            or not all(isinstance(entry, Mapping) for entry in per_restart)
-        ):
-            raise ValueError(
-                f"Setting {setting.name!r}: {PER_RESTART} must be a non-empty list of override dicts."
-            )
-        config = config.replace(**per_restart[restart % len(per_restart)])
-    if overrides:
-        config = config.replace(**overrides)
-    return config.replace(seed=config.seed + restart).validate()
-
-
-def plan_runs(
-    entry: ZooEntry,
-    restarts: int,
-    runs_dir: str,
-    settings: Sequence[str] | None = None,
-    config_name: str | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> list[Run]:
-    """All (setting, restart) runs of `entry`'s reproduction, settings in the spec's order, restarts inner.
-
-    Args:
-        entry: a zoo entry with a `reproduction` spec.
-        restarts: restarts (seeds) per setting, >= 1.
-        runs_dir: the runs' parent directory.
-        settings: names of the settings to run (None: all of them).
-        config_name: the named config the settings start from (None: the spec's).
-        overrides: TrainConfig overrides applied to every run (see `restart_config`).
-
-    Raises:
-        ValueError: no reproduction spec, restarts < 1, an unknown setting or config name, or a resolved run that
-            contradicts its row (an override of one of the table's axes; see zoo/rows.py).
-    """
-    spec = entry.reproduction
-    if spec is None:
-        raise ValueError(f"Model {entry.name!r} has no reproduction spec (ENTRY.reproduction is None).")
-    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
-        raise ValueError(f"restarts must be a positive integer; got {restarts!r}.")
-    known = [setting.name for setting in spec.settings]
-    if settings:
-        unknown = [name for name in settings if name not in known]
-        if unknown:
-            raise ValueError(
-                f"Unknown settings {unknown} for {entry.name}. Known settings: {', '.join(known)}."
-            )
-    chosen = [setting for setting in spec.settings if not settings or setting.name in settings]
-    base = entry.config(config_name or spec.config)
-    runs = []
-    for setting in chosen:
-        for restart in range(restarts):
-            config = restart_config(base, setting, restart, overrides)
-            table_rows.check_run(spec, setting, restart, config)
-            runs.append(
-                Run(
-                    setting.name,
-                    restart,
-                    config,
-                    os.path.join(runs_dir, setting.name, f"restart_{restart:03d}"),
-                )
-            )
-    return runs
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Execution
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _resolve_trainer(trainer: Trainer | str) -> Trainer:
-    if callable(trainer):
-        return trainer
-    module_name, _, function_name = trainer.partition(":")
-    return getattr(importlib.import_module(module_name), function_name)
-
-
-def _init_worker(threads: int) -> None:
-    # Set before the worker first imports TensorFlow/JAX, so that concurrent runs do not oversubscribe cores.
-    for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(name, str(threads))
-    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _execute(trainer: Trainer | str, config_json: str, workdir: str, data_dir: str | None) -> float:
-    """Runs one training in this (worker) process; returns its wall seconds. Exceptions propagate."""
-    started = time.time()
-    config = TrainConfig.from_json(config_json)
-    resume = os.path.exists(os.path.join(workdir, "config.json"))
-    if "keras" in sys.modules:
-        # A worker runs many trainings: start each from a clean Keras state (names, graphs, seeds).
-        sys.modules["keras"].backend.clear_session()
-    _resolve_trainer(trainer)(config, workdir, data_dir=data_dir, resume=resume, verbose=0)
-    return time.time() - started
-
-
-def _format_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return (
-        f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
-        if seconds >= 3600
-        else f"{seconds // 60}m{seconds % 60:02d}s"
-    )
-
-
-class Progress:
-    """A progress bar over runs: redrawn in place on a terminal, one line per finished run otherwise."""
-
-    def __init__(self, total: int, jobs: int, stream: TextIO | None = None, enabled: bool = True) -> None:
-        self.total, self.jobs, self.enabled = total, jobs, enabled
-        self.stream = stream or sys.stdout
-        self.done = self.skipped = self.failed = 0
-        self.durations: list[float] = []
-        self.started = time.time()
-        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-
-    def update(self, run: Run, status: str, seconds: float | None = None, detail: str = "") -> None:
-        """Records that `run` finished with `status` ("done", "skipped" or "failed") and redraws the bar."""
-        self.done += 1
-        self.skipped += status == "skipped"
-        self.failed += status == "failed"
-        if seconds is not None and status == "done":
-            self.durations.append(seconds)
-        if not self.enabled:
-            return
-        width = 24
-        filled = int(width * self.done / max(self.total, 1))
-        elapsed = time.time() - self.started
-        remaining = self.total - self.done
-        eta = ""
-        if self.durations and remaining:
-            mean = sum(self.durations) / len(self.durations)
-            eta = f" | ETA {_format_seconds(mean * math.ceil(remaining / self.jobs))}"
-        line = (
-            f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} runs | "
-            f"{self.skipped} skipped | {self.failed} failed | elapsed {_format_seconds(elapsed)}{eta} | "
-            f"{run.label} {status}" + (f" {detail}" if detail else "")
-        )
-        if self._tty:
-            self.stream.write("\r\033[K" + line + ("\n" if self.done == self.total else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
-def _final_metric(run: Run) -> str:
-    try:
-        with open(run.results_path) as f:
-            metrics = json.load(f).get("metrics", {})
-    except (OSError, ValueError):
-        return ""
-    shown = [
-        f"{k}={v:.4g}" for k, v in metrics.items() if k.startswith("test") and isinstance(v, (int, float))
-    ]
-    return " ".join(shown[:2])
-
-
-def _check_same_config(run: Run) -> None:
-    """A finished run is reused only if it ran the planned config; anything else would mix sweeps silently."""
-    with open(run.results_path) as f:
-        recorded = json.load(f).get("config")
-    planned = json.loads(run.config.to_json())
-    if recorded != planned:
-        differing = sorted(
-            key for key in set(planned) | set(recorded or {}) if (recorded or {}).get(key) != planned.get(key)
-        )
-        raise ValueError(
-            f"{run.workdir} holds a finished run of a different config (fields {', '.join(differing)} differ). "
-            "Pass another --runs_dir, or delete that directory to rerun it."
-        )
-
-
-def run_all(
-    runs: Sequence[Run],
-    trainer: Trainer | str = DEFAULT_TRAINER,
-    jobs: int = 1,
-    data_dir: str | None = None,
-    progress: bool = True,
-    stream: TextIO | None = None,
-) -> SweepReport:
-    """Executes the runs that have no results.json yet, `jobs` at a time in worker processes.
-
-    Args:
-        runs: from `plan_runs`.
-        trainer: `trainer(config, workdir, data_dir=..., resume=..., verbose=0)`, as a callable (module-level,
-            so that worker processes can import it) or a "module:function" string.
-        jobs: concurrent worker processes; 1 runs everything in this process, one after another.
-        data_dir: passed to every run.
-        progress: draw the progress bar.
-        stream: where the progress bar goes (default stdout).
-
-    Returns:
-        A SweepReport. A failing run does not stop the others; it is listed in `failed`.
-    """
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer; got {jobs!r}.")
-    report = SweepReport()
-    bar = Progress(len(runs), jobs, stream, enabled=progress)
-    pending = []
-    for run in runs:
-        if os.path.exists(run.results_path):
-            _check_same_config(run)
-            report.skipped.append(run)
-            bar.update(run, "skipped")
-        else:
-            pending.append(run)
-
-    def finish(run: Run, outcome: Callable[[], float]) -> None:
-        try:
-            seconds = outcome()
-        except Exception as error:  # one broken run must not lose the sweep; it is reported and retried later
-            last_line = "".join(traceback.format_exception_only(type(error), error)).strip().splitlines()[-1]
-            report.failed.append((run, last_line))
-            bar.update(run, "failed", detail=last_line)
-        else:
-            report.completed.append(run)
-            bar.update(run, "done", seconds, f"{_format_seconds(seconds)} {_final_metric(run)}".strip())
-
-    if jobs == 1 or len(pending) <= 1:
-        for run in pending:
-            finish(run, lambda run=run: _execute(trainer, run.config.to_json(), run.workdir, data_dir))
-        return report
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=min(jobs, len(pending)),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(threads,),
-    ) as pool:
-        futures = {
-            pool.submit(_execute, trainer, run.config.to_json(), run.workdir, data_dir): run
-            for run in pending
-        }
-        try:
-            for future in concurrent.futures.as_completed(futures):
-                finish(futures[future], future.result)
-        except KeyboardInterrupt:
-            for future in futures:
-                future.cancel()
-            raise
-    return report
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Aggregation and output
-# ---------------------------------------------------------------------------------------------------------
+__all__ = [
+    "DEFAULT_TRAINER",
+    "STORE",
+    "PER_RESTART",
+    "Progress",
+    "Run",
+    "SweepInterrupted",
+    "SweepReport",
+    "Trainer",
+    "curve_statistics",
+    "format_table",
+    "load_results",
+    "machine_description",
+    "nvidia_gpus",
+    "parse_overrides",
+    "plan_runs",
+    "plot_curves",
+    "restart_config",
+    "restore_from_store",
+    "run_all",
+    "stored_results_path",
+    "summarize",
+    "trainer_path",
+    "write_report",
+]
 
 # Each finished run's results.json is kept under <out>/runs/, beside the table, so that a committed table can be
 # extended later: rerunning its command restores those results into the runs' workdirs (where `run_all` skips

@@ -9,6 +9,8 @@ callbacks, checkpoints), evaluates with the task's own metrics and writes:
     <workdir>/checkpoint/      the latest resumable state (see zoo/checkpoint.py)
     <workdir>/model.keras      the final model, optimizer state included
     <workdir>/results.json     {"config", "metrics", "history", "wall_seconds", "backend", "strategy", ...}
+    <workdir>/extensions.json  only for a run extended by `resume` with more epochs: [{from_epochs, to_epochs,
+                               date}]; the results of the shorter run are kept as results_epochs_<from>.json
 
 Exact resumption rests on the data: the training batches come from `EpochView`, which asks the task's data for
 batch i of epoch e explicitly, so a resumed run (even one resumed in the middle of an epoch) sees exactly the
@@ -30,7 +32,7 @@ import keras
 import numpy as np
 
 import keras_gradnoise
-from zoo import checkpoint, distribute, summaries
+from zoo import checkpoint, cli, distribute, summaries
 from zoo.config import TrainConfig
 from zoo.registry import TaskData, get
 
@@ -186,23 +188,67 @@ def _training_source(data: TaskData, config: TrainConfig) -> Any:
     )
 
 
-def _check_workdir(workdir: str, config: TrainConfig, resume: bool, write: bool) -> None:
+EXTENSIONS = "extensions.json"
+
+
+def _check_workdir(workdir: str, config: TrainConfig, resume: bool, write: bool) -> int | None:
+    """Refuses a workdir the run cannot use; returns the saved epochs when `config` extends the saved run.
+
+    A resumed run must have the saved config, except that it may raise `epochs` (to extend a run): what was
+    trained so far is then exactly what the longer run would have trained, since nothing in a run depends on the
+    total number of epochs.
+    """
+    cli.check_output_dir(workdir, "--workdir")
     config_path = os.path.join(workdir, "config.json")
     if resume:
         if not os.path.exists(config_path):
             # Killed before its first write, or never started: a preemptible job always passing --resume starts.
-            return
+            return None
         with open(config_path) as f:
             saved = json.load(f)
         current = json.loads(config.to_json())
         differing = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+        if (
+            differing == ["epochs"]
+            and isinstance(saved.get("epochs"), int)
+            and current["epochs"] > saved["epochs"]
+        ):
+            return saved["epochs"]
         if differing:
             details = "; ".join(f"{k}: saved {saved.get(k)!r}, now {current.get(k)!r}" for k in differing)
-            raise ValueError(f"--resume: the config differs from the one in {config_path} ({details}).")
+            raise ValueError(
+                f"--resume: the config differs from the one in {config_path} ({details}). A resumed run may only "
+                "raise epochs (to extend it); for anything else choose a new --workdir."
+            )
     elif write and (checkpoint.exists(workdir) or os.path.exists(config_path)):
         raise ValueError(
             f"--workdir {workdir!r} already holds a run; pass --resume to continue it, or choose a new --workdir."
         )
+    return None
+
+
+def _extensions(workdir: str) -> list[dict[str, Any]]:
+    path = os.path.join(workdir, EXTENSIONS)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f)
+
+
+def _record_extension(workdir: str, from_epochs: int, to_epochs: int) -> None:
+    """Appends {from_epochs, to_epochs, date} to <workdir>/extensions.json; an earlier results.json is kept.
+
+    Written before the new config.json, so a run killed in between is extended (and recorded once) again.
+    """
+    records = _extensions(workdir)
+    if not records or (records[-1]["from_epochs"], records[-1]["to_epochs"]) != (from_epochs, to_epochs):
+        date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        records.append({"from_epochs": from_epochs, "to_epochs": to_epochs, "date": date})
+        checkpoint.atomic_write_json(os.path.join(workdir, EXTENSIONS), records)
+    finished = os.path.join(workdir, "results.json")
+    if os.path.exists(finished):
+        # Until the longer run finishes, the workdir must not look finished; its earlier results stay readable.
+        os.replace(finished, os.path.join(workdir, f"results_epochs_{from_epochs}.json"))
 
 
 def train_and_evaluate(
@@ -223,8 +269,10 @@ def train_and_evaluate(
         workdir: output directory (created). Must not hold another run unless `resume`.
         data_dir: local data for the task (None: the task's default location or download).
         strategy: a `--strategy` name (zoo.distribute.STRATEGIES) or a tf.distribute.Strategy instance.
-        resume: continue from the latest checkpoint in `workdir`; its config.json must equal `config`. A workdir
-            without a checkpoint yet starts from the beginning (so preemptible jobs can always pass it).
+        resume: continue from the latest checkpoint in `workdir`; its config.json must equal `config`, except
+            that `config.epochs` may be larger, which extends the run (finished or not) from its last checkpoint
+            and is recorded in results.json's "extended_from_epochs". A workdir without a checkpoint yet starts
+            from the beginning (so preemptible jobs can always pass it).
         verbose: Keras fit verbosity (1 progress bars, 2 one line per epoch, 0 silent).
         checkpoint_every_steps: also checkpoint every this many steps within an epoch (epoch ends always are).
         cpu_devices: split the CPU into this many logical devices (to try "mirrored" without GPUs).
@@ -240,7 +288,7 @@ def train_and_evaluate(
     else:
         strategy_obj = strategy
     chief = distribute.is_chief(strategy_obj)
-    _check_workdir(workdir, config, resume, write=chief)
+    extends = _check_workdir(workdir, config, resume, write=chief)
     keras.utils.set_random_seed(config.seed)
     data = entry.make_data(config, data_dir)
     source = _training_source(data, config)
@@ -271,6 +319,10 @@ def train_and_evaluate(
         print(f"--resume: {workdir} holds no checkpoint yet; starting from the beginning.")
     if chief:
         os.makedirs(workdir, exist_ok=True)
+        if extends is not None and resumed_from is not None:
+            _record_extension(workdir, extends, config.epochs)
+            if verbose:
+                print(f"Extending {workdir} from {extends} to {config.epochs} epochs.")
         checkpoint.atomic_write_json(os.path.join(workdir, "config.json"), json.loads(config.to_json()))
 
     saver = checkpoint.CheckpointCallback(workdir, checkpoint_every_steps, history, stateful, write=chief)
@@ -314,6 +366,11 @@ def train_and_evaluate(
         "backend": keras.backend.backend(),
         "strategy": distribute.describe(strategy_obj),
         "resumed_from": resumed_from,
+        # The earlier epoch targets of a run extended with --resume and more epochs, oldest first; else None.
+        "extended_from_epochs": [
+            r["from_epochs"] for r in _extensions(workdir) if r["to_epochs"] <= config.epochs
+        ]
+        or None,
         "data_info": data.info,
         "keras_version": keras.__version__,
         "machine": f"{platform.node()} {platform.machine()} ({os.cpu_count()} CPUs)",

@@ -13,6 +13,7 @@ against the sha256 in babi_facts.py.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import os
 import re
@@ -159,8 +160,17 @@ def parse_lines(lines: Iterable[str], path: str, task: int = 0) -> list[Example]
 
 def parse_file(path: str, task: int = 0) -> list[Example]:
     """Parses one bAbI file (see `parse_lines`); a file without questions is a DataError."""
-    with open(path, encoding="utf-8") as f:
-        examples = parse_lines(f, path, task)
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}:{line}: not UTF-8 text (byte {raw[error.start : error.start + 1]!r} at offset {error.start}: "
+            f"{error.reason}); expected a bAbI task file of 'ID text' lines."
+        ) from None
+    examples = parse_lines(io.StringIO(text, newline=None), path, task)  # universal newlines, like open()
     if not examples:
         raise DataError(f"{path}: no question lines found; is this a bAbI task file?")
     return examples

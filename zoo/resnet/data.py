@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from zoo.config import TrainConfig
-from zoo.datasets import DataError, find_file, sha256_file
+from zoo.datasets import NPZ_READ_ERRORS, DataError, error_text, find_file, sha256_file
 from zoo.registry import TaskData
 
 CIFAR10_NPZ_CANDIDATES = (
@@ -184,8 +184,11 @@ def _load_npz(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         raise DataError(
             f"{path} lacks the array {error}: expected x_train, y_train, x_test, y_test."
         ) from None
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path} is not a readable .npz file ({error}).") from None
+    except NPZ_READ_ERRORS as error:
+        raise DataError(
+            f"Cannot read {path}: it is truncated or corrupt ({error_text(error)}); expected an intact "
+            ".npz with x_train, y_train, x_test, y_test (uint8 images (n, 32, 32, 3), labels 0..9)."
+        ) from None
     return _checked(arrays, path), {"source": os.path.abspath(path), "sha256": sha256_file(path)}
 
 
