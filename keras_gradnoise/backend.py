@@ -2,14 +2,18 @@
 
 Everything else in keras_gradnoise is written with keras.ops. What lives here:
 - running the noise generator (keras_gradnoise/rng.py, a pure function of (seed, t)) compiled on TensorFlow;
-- on TensorFlow, the cross-replica sum of the gradients and the distributed variable update, which stock Keras
-  fuses into `_backend_update_step` (we need the clipping and the noise between the two).
+- on TensorFlow, the cross-replica sum of the gradients, which stock Keras does inside `_backend_update_step`
+  (we need the clipping and the noise after it), and the switch that turns that sum off while the base class's own
+  `_backend_update_step` runs on the already summed gradients;
+- on TensorFlow, the conditional update that skips a step with non-finite summed gradients on every replica.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import keras
@@ -89,6 +93,31 @@ def sum_across_replicas(optimizer: Any, grads: Sequence[Any], variables: Sequenc
     return [grad for grad, _ in pairs]
 
 
+# The optimizers (by id) whose gradients, in this thread, are already summed over replicas. Thread-local because
+# MirroredStrategy traces each replica's step in its own thread, interleaved at every merge_call.
+_summed = threading.local()
+
+
+@contextlib.contextmanager
+def gradients_already_summed(optimizer: Any) -> Iterator[None]:
+    """Within this block (in this thread), `optimizer`'s all-reduce of the gradients is the identity."""
+    ids = getattr(_summed, "ids", None)
+    if ids is None:
+        ids = _summed.ids = set()
+    added = id(optimizer) not in ids
+    ids.add(id(optimizer))
+    try:
+        yield
+    finally:
+        if added:
+            ids.discard(id(optimizer))
+
+
+def is_gradients_already_summed(optimizer: Any) -> bool:
+    """Whether `optimizer` is inside `gradients_already_summed` in this thread."""
+    return id(optimizer) in getattr(_summed, "ids", ())
+
+
 def all_finite(grads: Sequence[Any]) -> Any:
     """A boolean scalar: every entry of every gradient is finite."""
     return ops.all(ops.stack([ops.all(ops.isfinite(g)) for g in grads]))
@@ -102,34 +131,42 @@ def apply_updates(
     learning_rate: Any,
     apply_if: Any = None,
 ) -> None:
-    """Runs the base optimizer's per-variable `update_step` for already summed gradients.
+    """Runs the base class's `_backend_update_step` (its per-step work and `update_step` per variable) once.
 
     Args:
         optimizer: the noisy optimizer.
-        base_update_step: the base class's `_backend_update_step`, used on backends without tf.distribute.
+        base_update_step: the base class's `_backend_update_step` for gradients already summed over replicas
+            (called in replica context, as Keras calls it).
         grads: gradients after the cross-replica sum, clipping and noise.
         variables: the matching trainable variables.
         learning_rate: the learning rate.
-        apply_if: None, or a boolean scalar; when it is false no variable is touched (TensorFlow only).
+        apply_if: None, or a boolean scalar (the same on every replica); when it is false the base step does not
+            run at all (TensorFlow only; the noisy optimizers set it only with several replicas).
     """
-    if _backend() != "tensorflow":
+    if apply_if is None or _backend() != "tensorflow":
         base_update_step(grads, variables, learning_rate)
         return
     import tensorflow as tf
 
-    def update(distribution: Any, grads_and_vars: Any, learning_rate: Any, apply_if: Any) -> None:
-        def run() -> None:
-            optimizer._distributed_tf_update_step(distribution, grads_and_vars, learning_rate)
+    def update(distribution: Any, grads: Any, learning_rate: Any, apply_if: Any) -> None:
+        if tf.distribute.in_cross_replica_context():
+            # A cond in replica context must not contain a merge_call, and the base step makes one for its
+            # variable updates; so, as LossScaleOptimizer does, the cond runs here and re-enters every replica.
+            def run() -> None:
+                distribution.extended.call_for_each_replica(
+                    base_update_step, args=(grads, variables, learning_rate)
+                )
 
-        if apply_if is None:
-            run()
-        else:
-            # A cond in cross-replica context may contain distribution.extended.update (as LossScaleOptimizer does).
-            tf.cond(distribution.experimental_local_results(apply_if)[0], run, lambda: None)
+            apply_if = distribution.experimental_local_results(apply_if)[0]
+        else:  # a strategy that needs no merge_call: the base step makes none either
 
-    pairs = list(zip(grads, _tf_variables(variables)))
+            def run() -> None:
+                base_update_step(grads, variables, learning_rate)
+
+        tf.cond(apply_if, run, lambda: None)
+
     tf.__internal__.distribute.interim.maybe_merge_call(
-        update, optimizer._distribution_strategy, pairs, learning_rate, apply_if
+        update, optimizer._distribution_strategy, list(grads), learning_rate, apply_if
     )
 
 

@@ -18,7 +18,9 @@ SCRIPT = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from keras_gradnoise import NoisySGD, NoisyAdam
+    from keras_gradnoise import NoisySGD, NoisyAdam, with_gradient_noise
+    from keras_gradnoise.equivalence_test import HalvingSGD
+    from keras_gradnoise.testing import assert_finite, weights_mismatch
 
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     one_device = tf.distribute.OneDeviceStrategy("/cpu:0")
@@ -46,19 +48,19 @@ SCRIPT = textwrap.dedent(
             model = mlp(strategy, lambda: NoisyAdam(learning_rate=0.01, eta=0.3, seed=5, **clip))
             model.fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0)
             runs[label] = model
-        identical = all(
-            all(np.array_equal(values[0], other) for other in values[1:])
-            for values in (replica_values(v) for v in runs["mirrored"].trainable_variables)
-        )
-        diff = max(float(np.max(np.abs(a - b))) for a, b in
-                   zip(runs["mirrored"].get_weights(), runs["one"].get_weights()))
-        out[name] = {"replicas_identical": identical, "max_diff_vs_one_device": diff,
-                     "noise_step": int(runs["mirrored"].optimizer.noise_step.numpy())}
+        copies = [replica_values(v) for v in runs["mirrored"].trainable_variables]
+        out[name] = {
+            "replicas_mismatch": weights_mismatch([c[0] for c in copies], [c[1] for c in copies]),
+            "mismatch_vs_one_device": weights_mismatch(runs["one"].get_weights(), runs["mirrored"].get_weights(),
+                                                       atol=1e-5),
+            "noise_step": int(runs["mirrored"].optimizer.noise_step.numpy()),
+        }
 
     # 3: the update norm is the clip norm after the all-reduce (stock Keras clips each replica's half).
     model = mlp(mirrored, lambda: NoisySGD(learning_rate=1.0, eta=0.0, global_clipnorm=1.0))
     before = [w.copy() for w in model.get_weights()]
     model.train_on_batch(x[:8], y[:8])
+    assert_finite(model.get_weights())
     out["update_norm"] = math.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(model.get_weights(), before)))
 
     # 4: the noise std does not depend on the replica count (zero inputs give a zero kernel gradient).
@@ -68,15 +70,19 @@ SCRIPT = textwrap.dedent(
         wide.compile(optimizer=NoisySGD(learning_rate=1.0, eta=0.3, seed=3), loss="mse")
     wide.train_on_batch(np.zeros((4, n), "float32"), np.ones((4, 1), "float32"))
     kernels = replica_values(wide.layers[0].kernel)
+    assert_finite(kernels)
     out["noise_var"] = float(np.var(kernels[0]))
     out["noise_replicas_identical"] = bool(np.array_equal(kernels[0], kernels[1]))
 
     # 5: an inf in replica 1's gradient only. Keras' LossScaleOptimizer is meant to catch it, but decides from
     # replica 0's gradient alone when it uses merge_call; the noisy optimizer's own check sees the summed gradient.
-    for label, skip in (("guarded", True), ("unguarded", False)):
+    # A skipped step skips the base class's whole _backend_update_step, its per-step work (HalvingSGD's) included.
+    NoisyHalvingSGD = with_gradient_noise(HalvingSGD)
+    for label, noisy_class, skip in (("guarded", NoisySGD, True), ("unguarded", NoisySGD, False),
+                                     ("guarded_per_step", NoisyHalvingSGD, True)):
         with mirrored.scope():
             variable = keras.Variable(np.zeros(4, "float32"))
-            optimizer = NoisySGD(learning_rate=0.1, eta=0.3, seed=1, skip_nonfinite=skip)
+            optimizer = noisy_class(learning_rate=0.1, eta=0.3, seed=1, skip_nonfinite=skip)
             optimizer.build([variable])
 
         @tf.function
@@ -96,6 +102,8 @@ SCRIPT = textwrap.dedent(
             "unchanged": all(np.array_equal(a, b) for a, b in zip(before, after)),
             "noise_step": int(optimizer.noise_step.numpy()),
         }
+        if noisy_class is NoisyHalvingSGD:
+            out[label]["half_power"] = [float(v) for v in replica_values(optimizer._half_power)]
 
     # 6: the mixed_float16 default turns the check on; a model trains through the LossScaleOptimizer.
     keras.config.set_dtype_policy("mixed_float16")
@@ -103,6 +111,19 @@ SCRIPT = textwrap.dedent(
     model.fit(x, y, batch_size=32, epochs=2, verbose=0)
     out["mixed_default_skips"] = bool(model.optimizer.inner_optimizer._skips_nonfinite())
     out["mixed_finite"] = all(bool(np.all(np.isfinite(w))) for w in model.get_weights())
+    keras.config.set_dtype_policy("float32")
+
+    # 7: per-step work in the base class's _backend_update_step (Nadam's u_product; a user subclass's) runs once per
+    # step on every replica, with and without the skip_nonfinite cond (which re-enters the replicas from a merge_call):
+    # eta = 0 equals the stock optimizer under the same strategy bit for bit.
+    for base in (keras.optimizers.Nadam, HalvingSGD):
+        noisy = with_gradient_noise(base)
+        stock = mlp(mirrored, lambda: base(learning_rate=0.01))
+        stock.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+        for skip in (False, True):
+            model = mlp(mirrored, lambda: noisy(learning_rate=0.01, eta=0.0, skip_nonfinite=skip))
+            model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+            out[f"per_step_{base.__name__}_skip{skip}"] = weights_mismatch(stock.get_weights(), model.get_weights())
     print("RESULT " + json.dumps(out))
     """
 )
@@ -122,8 +143,8 @@ def mirrored_results():
 @pytest.mark.parametrize("clip", ["global", "per_tensor"])
 def test_mirrored_replicas_identical_and_equal_to_one_device(mirrored_results, clip):
     result = mirrored_results[clip]
-    assert result["replicas_identical"]
-    assert result["max_diff_vs_one_device"] < 1e-5
+    assert result["replicas_mismatch"] == ""  # finite, and bit for bit
+    assert result["mismatch_vs_one_device"] == ""  # finite, and within 1e-5
     assert result["noise_step"] == 6
 
 
@@ -140,7 +161,18 @@ def test_inf_on_one_replica_is_skipped_on_every_replica(mirrored_results):
     assert mirrored_results["guarded"] == {"finite": True, "unchanged": True, "noise_step": 1}
     # The control: without the check, replica 1's inf reaches every replica's weights through the all-reduce.
     assert mirrored_results["unguarded"]["finite"] is False
+    # The base class's per-step work is skipped too: HalvingSGD halved its power once (the first step) on each replica.
+    guarded = mirrored_results["guarded_per_step"]
+    assert guarded.pop("half_power") == [0.5, 0.5]
+    assert guarded == {"finite": True, "unchanged": True, "noise_step": 1}
 
 
 def test_mixed_float16_enables_the_check_by_default(mirrored_results):
     assert mirrored_results["mixed_default_skips"] and mirrored_results["mixed_finite"]
+
+
+@pytest.mark.parametrize("base", ["Nadam", "HalvingSGD"])
+@pytest.mark.parametrize("skip", [False, True])
+def test_base_per_step_work_runs_once_per_step_on_every_replica(mirrored_results, base, skip):
+    # "": finite, and bit for bit the stock optimizer on the same strategy.
+    assert mirrored_results[f"per_step_{base}_skip{skip}"] == ""

@@ -18,11 +18,14 @@ noisy optimizer overrides `_backend_update_step`, which every backend calls exac
 unscaled, accumulated gradients, and moves the clipping there:
 
     _clip_gradients(): deferred (identity)
-    _backend_update_step(): sum over replicas -> clip (clipnorm / global_clipnorm / clipvalue) -> + noise -> update
+    _backend_update_step(): sum over replicas -> clip (the base's clipnorm / global_clipnorm / clipvalue) -> + noise
+        -> the base class's own _backend_update_step, with its all-reduce turned off (the sum is done)
 
 so that clipping sees the all-reduced gradient (N replicas make the same update as one device with the same global
 batch; stock Keras clips each replica's partial gradient), the noise std does not depend on the replica count, and
-every replica adds the identical sample.
+every replica adds the identical sample. Calling the base class's `_backend_update_step` (not its pieces) keeps
+whatever per-step work it does before `update_step` (Nadam advances its `_u_product` there; a user's subclass may
+do the same), once per real update, on every backend and strategy.
 
 The sample for update t is a pure function of (seed, t): a counter-based RNG (rng.py, the same numbers on every
 backend) keyed by two int32 optimizer variables, `noise_seed` and `noise_step`. Being optimizer variables, they are threaded through JAX's stateless
@@ -43,7 +46,6 @@ import keras
 from keras import ops
 from keras.optimizers import Optimizer
 from keras.saving import register_keras_serializable
-from keras.src.optimizers import base_optimizer
 
 from keras_gradnoise import backend, rng
 from keras_gradnoise.schedules import PACKAGE, AnnealedNoise, ConstantNoise, NoiseSchedule
@@ -125,7 +127,7 @@ class GradientNoiseMixin:
     ) -> None:
         grads = backend.sum_across_replicas(self, grads, trainable_variables)
         grads = [backend.densify(g, v.shape) for g, v in zip(grads, trainable_variables)]
-        grads = base_optimizer.BaseOptimizer._clip_gradients(self, grads)
+        grads = super()._clip_gradients(grads)  # the base class's clipping, now after the sum
         step = ops.convert_to_tensor(self._noise_step)
         if not self.noise_schedule.is_zero:
             grads = self._add_noise(grads, step)
@@ -133,10 +135,23 @@ class GradientNoiseMixin:
         if self._skips_nonfinite():
             apply_if = backend.all_finite(grads)
         backend.apply_updates(
-            self, super()._backend_update_step, grads, trainable_variables, learning_rate, apply_if=apply_if
+            self, self._base_update_step, grads, trainable_variables, learning_rate, apply_if=apply_if
         )
         increment = 1 if apply_if is None else ops.cast(apply_if, "int32")
         self._noise_step.assign_add(increment)
+
+    def _base_update_step(self, grads: list[Any], trainable_variables: list[Any], learning_rate: Any) -> None:
+        """The base class's `_backend_update_step` (its per-step work, then `update_step` per variable), with
+        its cross-replica sum turned off: the gradients are already summed."""
+        with backend.gradients_already_summed(self):
+            super()._backend_update_step(grads, trainable_variables, learning_rate)
+
+    def _all_reduce_sum_gradients(self, grads_and_vars: list[Any]) -> list[Any]:
+        # TensorFlow only (TFOptimizer's all-reduce, called by its _backend_update_step and by
+        # backend.sum_across_replicas): the identity while the base class's step runs on summed gradients.
+        if backend.is_gradients_already_summed(self):
+            return list(grads_and_vars)
+        return super()._all_reduce_sum_gradients(grads_and_vars)
 
     def _add_noise(self, grads: list[Any], step: Any) -> list[Any]:
         sizes = [math.prod(g.shape) for g in grads]  # static: densify restored sparse gradients' shapes
@@ -242,7 +257,8 @@ def with_gradient_noise(optimizer_class: type) -> type:
 
     Args:
         optimizer_class: a subclass of `keras.optimizers.Optimizer` (not LossScaleOptimizer: wrap the noisy
-            optimizer in it instead, as `model.compile` does under mixed precision).
+            optimizer in it instead, as `model.compile` does under mixed precision; not MultiOptimizer: make its
+            inner optimizers noisy).
 
     Returns:
         The noisy optimizer class.
@@ -263,6 +279,12 @@ def with_gradient_noise(optimizer_class: type) -> type:
         raise ValueError(
             "with_gradient_noise cannot wrap LossScaleOptimizer; make the inner optimizer noisy instead: "
             "LossScaleOptimizer(NoisyAdam(...))."
+        )
+    if issubclass(optimizer_class, keras.optimizers.MultiOptimizer):
+        # Its apply() hands each variable to an inner optimizer: its own update step, and so the noise, never runs.
+        raise ValueError(
+            "with_gradient_noise cannot wrap MultiOptimizer; make its inner optimizers noisy instead: "
+            "MultiOptimizer(OptimizerMap(NoisyAdam(...), {...}))."
         )
     if optimizer_class not in _NOISY_CLASSES:
         name = f"Noisy{optimizer_class.__name__}"

@@ -17,6 +17,7 @@ import sys
 import numpy as np
 import pytest
 
+from keras_gradnoise.testing import assert_weights_equal
 from tests import helpers
 from zoo import registry
 
@@ -66,17 +67,14 @@ def test_builds_trains_a_step_and_round_trips_with_optimizer_state(name, tmp_pat
     loaded = keras.saving.load_model(path)
     assert type(loaded) is type(model)
     assert int(loaded.optimizer.iterations) == 1
-    for a, b in zip(_values(model.weights), _values(loaded.weights)):
-        np.testing.assert_array_equal(a, b)
-    for a, b in zip(_values(model.optimizer.variables), _values(loaded.optimizer.variables)):
-        np.testing.assert_array_equal(a, b)
+    assert_weights_equal(_values(model.weights), _values(loaded.weights))
+    assert_weights_equal(_values(model.optimizer.variables), _values(loaded.optimizer.variables))
 
     # The noise sample is a function of the saved (noise_seed, noise_step): the next step agrees too.
     model.fit(one_step, epochs=1, verbose=0, shuffle=False)
     loaded.fit(one_step, epochs=1, verbose=0, shuffle=False)
     assert int(loaded.optimizer.iterations) == 2
-    for a, b in zip(_values(model.weights), _values(loaded.weights)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert_weights_equal(_values(model.weights), _values(loaded.weights), rtol=1e-5, atol=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_gradnoise.testing import assert_weights_equal
 from zoo import checkpoint
 
 
@@ -31,8 +32,7 @@ def test_save_restore_round_trips_every_training_variable(tmp_path):
     other.fit(np.zeros((8, 4)), np.zeros((8, 3)), verbose=0)  # different state
     metadata = checkpoint.restore(str(tmp_path), other)
     assert (metadata["epoch"], metadata["step"], metadata["history"]) == (2, 0, {"loss": [1.0, 0.5]})
-    for a, b in zip(before, checkpoint.training_variables(other)):
-        np.testing.assert_array_equal(a, np.array(b))
+    assert_weights_equal(before, [np.array(v) for v in checkpoint.training_variables(other)])
 
 
 def test_latest_names_only_complete_files_and_old_ones_are_removed(tmp_path):

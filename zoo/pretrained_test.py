@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import keras_gradnoise
+from keras_gradnoise.testing import assert_weights_equal
 from zoo import pretrained
 from zoo.datasets import sha256_file
 
@@ -38,8 +39,7 @@ def saved_models(tmp_path, monkeypatch):
 def test_loads_with_optimizer_state_and_checks_the_checksum(saved_models):
     root, model = saved_models
     loaded = pretrained.load_pretrained("deep_mlp", "noisy", root=str(root))
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_weights_equal(model.get_weights(), loaded.get_weights())
     assert int(loaded.optimizer.iterations) == 1
     assert isinstance(loaded.optimizer, keras_gradnoise.NoisySGD)
 
@@ -90,8 +90,7 @@ def test_a_declared_default_preset_is_loaded_when_there_are_several(saved_models
     # The registry entry names one: that one is loaded.
     monkeypatch.setattr(registry, "get", lambda name: types.SimpleNamespace(default_preset="noisy"))
     loaded = pretrained.load_pretrained("deep_mlp", root=str(root))
-    for a, b in zip(model.get_weights(), loaded.get_weights()):
-        np.testing.assert_array_equal(a, b)
+    assert_weights_equal(model.get_weights(), loaded.get_weights())
 
 
 @pytest.mark.parametrize("name, expected", [("neural_gpu", "badd20"), ("nram", "access")])
