@@ -208,7 +208,13 @@ def _init_worker(threads: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _execute(trainer: Trainer | str, config_json: str, workdir: str, data_dir: str | None) -> float:
+def _execute(
+    trainer: Trainer | str,
+    config_json: str,
+    workdir: str,
+    data_dir: str | None,
+    train_kwargs: Mapping[str, Any] | None = None,
+) -> float:
     """Runs one training in this (worker) process; returns its wall seconds. Exceptions propagate."""
     started = time.time()
     config = TrainConfig.from_json(config_json)
@@ -216,7 +222,9 @@ def _execute(trainer: Trainer | str, config_json: str, workdir: str, data_dir: s
     if "keras" in sys.modules:
         # A worker runs many trainings: start each from a clean Keras state (names, graphs, seeds).
         sys.modules["keras"].backend.clear_session()
-    _resolve_trainer(trainer)(config, workdir, data_dir=data_dir, resume=resume, verbose=0)
+    _resolve_trainer(trainer)(
+        config, workdir, data_dir=data_dir, resume=resume, verbose=0, **(train_kwargs or {})
+    )
     return time.time() - started
 
 
@@ -303,6 +311,7 @@ def run_all(
     data_dir: str | None = None,
     progress: bool = True,
     stream: TextIO | None = None,
+    train_kwargs: Mapping[str, Any] | None = None,
 ) -> SweepReport:
     """Executes the runs that have no results.json yet, `jobs` at a time in worker processes.
 
@@ -314,6 +323,9 @@ def run_all(
         data_dir: passed to every run.
         progress: draw the progress bar.
         stream: where the progress bar goes (default stdout).
+        train_kwargs: more keyword arguments of every `trainer` call, e.g. {"strategy": "data_parallel",
+            "cpu_devices": 2} for `zoo.training.train_and_evaluate`. A run with a multi-device strategy uses all
+            the process's devices, so on GPUs give it --jobs=1.
 
     Returns:
         A SweepReport. A failing run does not stop the others; it is listed in `failed`.
@@ -344,7 +356,10 @@ def run_all(
 
     if jobs == 1 or len(pending) <= 1:
         for run in pending:
-            finish(run, lambda run=run: _execute(trainer, run.config.to_json(), run.workdir, data_dir))
+            finish(
+                run,
+                lambda run=run: _execute(trainer, run.config.to_json(), run.workdir, data_dir, train_kwargs),
+            )
         return report
     threads = max(1, (os.cpu_count() or 1) // jobs)
     with concurrent.futures.ProcessPoolExecutor(
@@ -354,7 +369,7 @@ def run_all(
         initargs=(threads,),
     ) as pool:
         futures = {
-            pool.submit(_execute, trainer, run.config.to_json(), run.workdir, data_dir): run
+            pool.submit(_execute, trainer, run.config.to_json(), run.workdir, data_dir, train_kwargs): run
             for run in pending
         }
         try:
