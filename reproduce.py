@@ -56,6 +56,15 @@ flags.DEFINE_string(
     "runs_dir", None, "Parent of the runs' workdirs (default runs/<model>/<config>, git-ignored)."
 )
 flags.DEFINE_string("data_dir", None, "Local copy of the task's data, passed to every run.")
+flags.DEFINE_string(
+    "strategy",
+    None,
+    "train.py's --strategy for every run (auto, one_device, data_parallel, mirrored); each run uses all the "
+    "devices of its process, so with GPUs pass --jobs=1.",
+)
+flags.DEFINE_integer(
+    "cpu_devices", None, "Split each run's CPU into this many logical devices (try data_parallel on CPU)."
+)
 flags.DEFINE_bool("progress", True, "Show the progress bar over runs.")
 flags.DEFINE_string(
     "trainer",
@@ -66,6 +75,7 @@ flags.DEFINE_string(
 OWN_FLAGS = sorted(set(FLAGS) - _ABSL_FLAGS)
 
 _SHORTCUTS = {"epochs": "epochs", "steps": "steps_per_epoch", "batch_size": "batch_size"}
+_SWEEP_STRATEGIES = ("auto", "one_device", "data_parallel", "mirrored")
 
 
 def _fail(message: str, status: int = 2) -> None:
@@ -131,7 +141,12 @@ def _main(argv: list[str]) -> None:
             return
         if FLAGS.data_dir is not None and not os.path.isdir(FLAGS.data_dir):
             raise ValueError(f"--data_dir {FLAGS.data_dir!r} does not exist or is not a directory.")
-        for name in ("restarts", "jobs", "epochs", "steps", "batch_size"):
+        if FLAGS.strategy is not None and FLAGS.strategy not in _SWEEP_STRATEGIES:
+            raise ValueError(
+                f"--strategy must be one of {', '.join(_SWEEP_STRATEGIES)} (each run is one process); got "
+                f"{FLAGS.strategy!r}. Multi-worker and multi-process runs go through train.py."
+            )
+        for name in ("restarts", "jobs", "epochs", "steps", "batch_size", "cpu_devices"):
             if FLAGS[name].value is not None and FLAGS[name].value < 1:
                 raise ValueError(f"--{name} must be >= 1; got {FLAGS[name].value}.")
         _check_trainer(FLAGS.trainer)
@@ -158,8 +173,16 @@ def _main(argv: list[str]) -> None:
     if restored:
         print(f"{len(restored)} finished runs taken from {os.path.join(out, reproduce.STORE)}.", flush=True)
     try:
+        train_kwargs = {
+            name: FLAGS[name].value for name in ("strategy", "cpu_devices") if FLAGS[name].value is not None
+        }
         report = reproduce.run_all(
-            runs, trainer=FLAGS.trainer, jobs=FLAGS.jobs, data_dir=FLAGS.data_dir, progress=FLAGS.progress
+            runs,
+            trainer=FLAGS.trainer,
+            jobs=FLAGS.jobs,
+            data_dir=FLAGS.data_dir,
+            progress=FLAGS.progress,
+            train_kwargs=train_kwargs,
         )
     except ValueError as error:
         _fail(str(error))

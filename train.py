@@ -15,7 +15,7 @@ import sys
 
 from absl import app, flags, logging
 
-from zoo import cli, registry
+from zoo import cli, distribute, registry
 from zoo.distribute import STRATEGIES, parse_tf_config
 
 FLAGS = flags.FLAGS
@@ -30,10 +30,28 @@ flags.DEFINE_string(
 )
 flags.DEFINE_bool("resume", False, "Continue the run in --workdir from its latest checkpoint.")
 flags.DEFINE_string(
-    "strategy", "auto", f"Distribution strategy: {', '.join(STRATEGIES)} (multi_worker reads TF_CONFIG)."
+    "strategy",
+    "auto",
+    f"Distribution strategy: {', '.join(STRATEGIES)} (multi_worker reads TF_CONFIG; data_parallel is "
+    "keras.distribution.DataParallel on JAX, MirroredStrategy on TensorFlow).",
 )
 flags.DEFINE_integer(
-    "cpu_devices", None, "Split the CPU into this many logical devices (try mirrored on CPU)."
+    "cpu_devices", None, "Split the CPU into this many logical devices (try data_parallel/mirrored on CPU)."
+)
+flags.DEFINE_string(
+    "coordinator_address",
+    None,
+    "JAX multi-process data_parallel: host:port of process 0 (or KERAS_DISTRIBUTION_JOB_ADDRESSES).",
+)
+flags.DEFINE_integer(
+    "num_processes",
+    None,
+    "JAX multi-process data_parallel: the process count (or KERAS_DISTRIBUTION_NUM_PROCESSES).",
+)
+flags.DEFINE_integer(
+    "process_id",
+    None,
+    "JAX multi-process data_parallel: this process's id, 0 is the chief (or KERAS_DISTRIBUTION_PROCESS_ID).",
 )
 flags.DEFINE_integer("checkpoint_every_steps", None, "Also checkpoint every N steps inside an epoch.")
 flags.DEFINE_integer("verbose", 1, "1: progress bars, 2: one line per epoch, 0: silent.")
@@ -74,8 +92,12 @@ _OVERRIDES = {
 }
 
 
-def _check_cheap_flags() -> None:
-    """Checks what needs no TensorFlow, so these mistakes fail fast, before its slow and chatty import."""
+def _check_cheap_flags() -> distribute.ProcessGroup | None:
+    """Checks what needs no TensorFlow, so these mistakes fail fast, before its slow and chatty import.
+
+    Returns:
+        The multi-process setting of a JAX data_parallel run (flags or KERAS_DISTRIBUTION_*), or None.
+    """
     if not FLAGS.model:
         raise ValueError(f"--model is required. Known models: {', '.join(registry.names())}.")
     if FLAGS.model not in registry.names():
@@ -98,6 +120,7 @@ def _check_cheap_flags() -> None:
     for name in ("epochs", "steps", "batch_size", "cpu_devices", "checkpoint_every_steps"):
         if FLAGS[name].value is not None and FLAGS[name].value < 1:
             raise ValueError(f"--{name} must be >= 1; got {FLAGS[name].value}.")
+    return distribute.resolve_process_group(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
 
 
 def main(argv: list[str]) -> None:
@@ -107,7 +130,9 @@ def main(argv: list[str]) -> None:
         # tf.distribute logs every all-reduce setup at INFO through absl; keep the progress bars readable.
         logging.set_verbosity(logging.WARNING)
     try:
-        _check_cheap_flags()
+        group = _check_cheap_flags()
+        # JAX reads its CPU device count and joins other processes before its first array: do it now.
+        distribute.prepare_backend(FLAGS.strategy, FLAGS.cpu_devices, group)
         from zoo import training  # imports TensorFlow: only after the cheap checks
 
         config = registry.get(FLAGS.model).config(FLAGS.config)
@@ -144,7 +169,15 @@ def main(argv: list[str]) -> None:
     metrics = ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in results["metrics"].items()
     )
-    print(f"Done in {results['wall_seconds']:.1f}s: {metrics}. Results in {FLAGS.workdir}/results.json")
+    if distribute.chief_process(FLAGS.strategy, group):
+        where = f"Results in {FLAGS.workdir}/results.json"
+    else:
+        where = f"This process writes no files; the chief writes {FLAGS.workdir}/results.json"
+    print(f"Done in {results['wall_seconds']:.1f}s: {metrics}. {where}")
+    if group is not None:
+        from zoo import jax_distribution
+
+        jax_distribution.shutdown_processes()  # waits for every process, so none exits mid-collective
 
 
 def _fail(message: str, status: int = 2) -> None:

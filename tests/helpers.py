@@ -111,13 +111,40 @@ class SimulatedCrashError(RuntimeError):
     """Raised by DieAt in in-process tests."""
 
 
+class RecordShards(keras.callbacks.Callback):
+    """At the end of training, saves every device's copy of every training variable (JAX backend).
+
+    Writes `<prefix>-<process index>.npz` with arrays "v<i>_<device>" (`zoo.checkpoint.training_variables` order,
+    device "platform:id"), so a test can compare the copies across devices and processes.
+    """
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        import jax
+
+        from zoo.checkpoint import training_variables
+
+        arrays = {}
+        for i, variable in enumerate(training_variables(self.model)):
+            for shard in variable.value.addressable_shards:
+                arrays[f"v{i:05d}_{shard.device.platform}:{shard.device.id}"] = np.asarray(shard.data)
+        np.savez(f"{self.prefix}-{jax.process_index()}.npz", **arrays)
+
+
 def _die_callbacks() -> list[keras.callbacks.Callback]:
-    # TINY_DIE_AT="epoch,step[,kill]": an environment hook, so the config (which a resume must match) is unchanged.
+    # Environment hooks, so the config (which a resume must match) is unchanged. TINY_DIE_AT="epoch,step[,kill]";
+    # TINY_RECORD_SHARDS=<path prefix> (JAX only, see RecordShards).
+    callbacks: list[keras.callbacks.Callback] = []
+    if os.environ.get("TINY_RECORD_SHARDS"):
+        callbacks.append(RecordShards(os.environ["TINY_RECORD_SHARDS"]))
     spec = os.environ.get("TINY_DIE_AT")
-    if not spec:
-        return []
-    parts = spec.split(",")
-    return [DieAt(int(parts[0]), int(parts[1]), kill=len(parts) > 2 and parts[2] == "kill")]
+    if spec:
+        parts = spec.split(",")
+        callbacks.append(DieAt(int(parts[0]), int(parts[1]), kill=len(parts) > 2 and parts[2] == "kill"))
+    return callbacks
 
 
 def _make_data(config: TrainConfig, data_dir: str | None) -> TaskData:
@@ -193,6 +220,15 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def jax_env(**extra: str) -> dict[str, str]:
+    """`subprocess_env` for a JAX child on the CPU with TensorFlow hidden, as on the lent GPU machines (and much
+    faster to start: Keras imports TensorFlow whenever it can, e.g. in `set_random_seed`)."""
+    hide = os.path.join(REPO, "tests", "fixtures", "no_tensorflow")
+    return subprocess_env(
+        KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=hide + os.pathsep + REPO, **extra
+    )
 
 
 def train_command(*flags: str, tiny: bool = False) -> list[str]:

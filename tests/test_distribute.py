@@ -42,6 +42,9 @@ def test_two_worker_multi_worker_mirrored_run_equals_one_device(tmp_path):
             worker.kill()
     for worker, (_, stderr) in zip(workers, outputs):
         assert worker.returncode == 0, stderr[-3000:]
+    # Only the chief writes results.json, and only the chief says so.
+    assert f"Results in {tmp_path / 'mw'}/results.json" in outputs[0][0]
+    assert "Results in" not in outputs[1][0] and "This process writes no files" in outputs[1][0]
     with open(tmp_path / "mw" / "results.json") as f:
         results = json.load(f)
     assert results["strategy"] == "MultiWorkerMirroredStrategy (2 replicas)"
@@ -121,3 +124,15 @@ def test_gradient_accumulation_with_several_replicas_is_refused():
     with pytest.raises(distribute.StrategyError, match="keras-team/keras#20582"):
         distribute.check_supported(TwoReplicas(), optimizer)
     distribute.check_supported(TwoReplicas(), keras.optimizers.SGD())  # no accumulation: fine
+
+
+def test_data_parallel_on_tensorflow_is_mirrored_strategy():
+    strategy = distribute.get_strategy("data_parallel")
+    assert type(strategy).__name__ == "MirroredStrategy"
+    assert distribute.device_names(strategy) == [str(d) for d in strategy.extended.worker_devices]
+
+
+def test_process_flags_are_refused_on_tensorflow():
+    group = distribute.ProcessGroup("127.0.0.1:1234", 2, 0)
+    with pytest.raises(distribute.StrategyError, match="on TensorFlow use --strategy=multi_worker"):
+        distribute.prepare_backend("data_parallel", None, group)

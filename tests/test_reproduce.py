@@ -33,7 +33,9 @@ def fake_trainer(
     """Writes a results.json like zoo.training's; logs each call (one line, appended) to $FAKE_TRAINER_LOG."""
     with open(os.environ[LOG_ENV], "a") as log:
         log.write(
-            json.dumps({"workdir": workdir, "seed": config.seed, "resume": resume, "data_dir": data_dir})
+            json.dumps(
+                {"workdir": workdir, "seed": config.seed, "resume": resume, "data_dir": data_dir, **kwargs}
+            )
             + "\n"
         )
     if config.model_kwargs.get("explode") == config.seed:
@@ -168,6 +170,15 @@ def test_in_process_mode_accepts_a_module_path(tmp_path, call_log):
     runs = reproduce.plan_runs(ENTRY, 2, str(tmp_path), settings=["exp1_plain"])
     report = reproduce.run_all(runs, trainer=f"{__name__}:fake_trainer", jobs=1, progress=False)
     assert len(report.completed) == 2 and len(call_log()) == 2
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_train_kwargs_reach_every_run(tmp_path, call_log, jobs):
+    runs = reproduce.plan_runs(ENTRY, 2, str(tmp_path), settings=["exp1_plain"])
+    kwargs = {"strategy": "data_parallel", "cpu_devices": 2}
+    reproduce.run_all(runs, trainer=fake_trainer, jobs=jobs, progress=False, train_kwargs=kwargs)
+    calls = call_log()
+    assert len(calls) == 2 and all(c["strategy"] == "data_parallel" and c["cpu_devices"] == 2 for c in calls)
 
 
 def test_aggregation_table_and_plot_by_hand(tmp_path, call_log):

@@ -1,7 +1,11 @@
 """Distribution strategies by name, and the workaround that makes `model.fit` run under multi-worker training.
 
-`get_strategy(name)` turns the `--strategy` flag into a `tf.distribute.Strategy` (TensorFlow backend) or None
-(JAX backend, one device). Two upstream problems of Keras 3.15.1 + TensorFlow 2.21 are handled here:
+`get_strategy(name)` turns the `--strategy` flag into a `tf.distribute.Strategy` (TensorFlow backend), a
+`keras.distribution.DataParallel` (JAX backend, `data_parallel`; see zoo/jax_distribution.py) or None (JAX, one
+device). `prepare_backend` does what must precede the backend's first array: JAX's CPU device count and joining a
+multi-process JAX run (`ProcessGroup`, from flags or Keras' KERAS_DISTRIBUTION_* variables).
+
+Two upstream problems of Keras 3.15.1 + TensorFlow 2.21 are handled here:
 
 1. `model.fit` under `MultiWorkerMirroredStrategy` fails before the first step. The TF trainer's
    `_maybe_symbolic_build` reduces the first distributed batch with `strategy.reduce("MEAN", batch, axis=None)`,
@@ -23,9 +27,12 @@ worker, and only the chief (`is_chief`) writes files.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
+import re
 import types
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 # keras (and with it TensorFlow) is imported inside the functions, so that train.py can check --strategy and
@@ -33,7 +40,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import keras
 
-STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
+STRATEGIES = ("auto", "one_device", "data_parallel", "mirrored", "multi_worker", "tpu")
+# Keras' names for a multi-process run's settings (keras.distribution.initialize reads them too).
+ENV_ADDRESS = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
+ENV_NUM_PROCESSES = "KERAS_DISTRIBUTION_NUM_PROCESSES"
+ENV_PROCESS_ID = "KERAS_DISTRIBUTION_PROCESS_ID"
 
 
 class StrategyError(ValueError):
@@ -84,19 +95,112 @@ def parse_tf_config(text: str | None = None) -> dict[str, Any]:
     return config
 
 
+@dataclasses.dataclass(frozen=True)
+class ProcessGroup:
+    """One process of a multi-process run: the coordinator's "host:port", the process count and this one's id."""
+
+    coordinator_address: str
+    num_processes: int
+    process_id: int
+
+    @property
+    def is_chief(self) -> bool:
+        return self.process_id == 0
+
+
+def resolve_process_group(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ProcessGroup | None:
+    """The multi-process setting from the arguments (flags), else the environment; None for a single process.
+
+    Environment variables (Keras' own): KERAS_DISTRIBUTION_JOB_ADDRESSES (comma-separated; the first is the
+    coordinator), KERAS_DISTRIBUTION_NUM_PROCESSES, KERAS_DISTRIBUTION_PROCESS_ID.
+
+    Raises:
+        StrategyError: some but not all three are set, or a value is malformed or out of range.
+    """
+    environ = os.environ if environ is None else environ
+    address = coordinator_address or environ.get(ENV_ADDRESS) or None
+    count: Any = num_processes if num_processes is not None else environ.get(ENV_NUM_PROCESSES) or None
+    index: Any = process_id if process_id is not None else environ.get(ENV_PROCESS_ID) or None
+    if address is None and count is None and index is None:
+        return None
+    if address is None or count is None or index is None:
+        missing = [
+            name
+            for name, value in (
+                ("coordinator_address", address),
+                ("num_processes", count),
+                ("process_id", index),
+            )
+            if value is None
+        ]
+        raise StrategyError(
+            f"A multi-process run needs --coordinator_address, --num_processes and --process_id (or "
+            f"{ENV_ADDRESS}, {ENV_NUM_PROCESSES}, {ENV_PROCESS_ID}); missing: {', '.join(missing)}."
+        )
+    address = address.split(",")[0].strip()
+    if not re.fullmatch(r"[^\s:]+:\d+|\[[0-9a-fA-F:.]+\]:\d+", address):
+        raise StrategyError(f'The coordinator address must be "host:port"; got {address!r}.')
+    try:
+        count, index = int(count), int(index)
+    except ValueError:
+        raise StrategyError(
+            f"num_processes and process_id must be integers; got {count!r} and {index!r}."
+        ) from None
+    if count < 1 or not 0 <= index < count:
+        raise StrategyError(
+            f"num_processes must be >= 1 and process_id in [0, num_processes - 1]; got {count} and {index}."
+        )
+    return ProcessGroup(address, count, index)
+
+
+def prepare_backend(strategy: str, cpu_devices: int | None = None, group: ProcessGroup | None = None) -> None:
+    """What must happen before the backend makes its first array; train.py calls it right after its flag checks.
+
+    On JAX: asks for `cpu_devices` logical CPU devices (XLA_FLAGS) and joins the multi-process run `group`.
+    On TensorFlow nothing (the CPU split is done by `get_strategy`).
+
+    Raises:
+        StrategyError: a process group with a strategy other than data_parallel or on a backend other than JAX.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if group is not None and (backend != "jax" or strategy != "data_parallel"):
+        raise StrategyError(
+            "--coordinator_address/--num_processes/--process_id (or KERAS_DISTRIBUTION_*) are for "
+            f"--strategy=data_parallel on the JAX backend (got --strategy={strategy} on {backend}); on "
+            "TensorFlow use --strategy=multi_worker with TF_CONFIG."
+        )
+    if backend != "jax":
+        return
+    from zoo import jax_distribution
+
+    if cpu_devices is not None:
+        jax_distribution.configure_cpu_devices(cpu_devices)
+    if group is not None and group.num_processes > 1:
+        jax_distribution.initialize_processes(group)
+
+
 def get_strategy(name: str, cpu_devices: int | None = None) -> Any:
     """The distribution strategy named by `--strategy`.
 
     Args:
         name: "auto" (MirroredStrategy over all local GPUs when there are several, else the default strategy),
-            "one_device" (the first GPU, else the CPU), "mirrored" (all local GPUs, else all logical CPUs),
-            "multi_worker" (MultiWorkerMirroredStrategy from TF_CONFIG) or "tpu" (TPUStrategy; needs a TPU).
-        cpu_devices: split the CPU into this many logical devices first, so that "mirrored" can be tried on a
-            machine without GPUs. Must come before TensorFlow initializes its devices.
+            "one_device" (the first GPU, else the CPU), "data_parallel" (JAX: keras.distribution.DataParallel over
+            the devices of every process; TensorFlow: the same as "mirrored"), "mirrored" (all local GPUs, else all
+            logical CPUs), "multi_worker" (MultiWorkerMirroredStrategy from TF_CONFIG) or "tpu" (TPUStrategy).
+        cpu_devices: split the CPU into this many logical devices first, so that "mirrored"/"data_parallel" can be
+            tried on a machine without GPUs (on JAX, data_parallel then runs on these CPU devices). Must come
+            before the backend initializes its devices.
 
     Returns:
-        A `tf.distribute.Strategy` on the TensorFlow backend; None on the JAX backend ("auto"/"one_device" only),
-        where Keras places the computation itself.
+        A `tf.distribute.Strategy` on the TensorFlow backend; on JAX a `keras.distribution.DataParallel` for
+        "data_parallel", else None ("auto"/"one_device": Keras places the computation itself).
 
     Raises:
         StrategyError: an unknown name, malformed TF_CONFIG, no TPU, or a strategy the backend cannot run.
@@ -106,13 +210,20 @@ def get_strategy(name: str, cpu_devices: int | None = None) -> Any:
     import keras
 
     backend = keras.backend.backend()
+    if backend == "jax" and name == "data_parallel":
+        from zoo import jax_distribution
+
+        return jax_distribution.data_parallel(cpu_devices)
     if backend != "tensorflow":
         if name in ("auto", "one_device"):
             return None
         raise StrategyError(
-            f"--strategy={name} needs the TensorFlow backend (tf.distribute); the {backend} backend runs only "
-            "--strategy=auto or one_device here. Set KERAS_BACKEND=tensorflow, or for JAX use "
-            "keras.distribution (DataParallel) directly."
+            f"--strategy={name} needs the TensorFlow backend (tf.distribute); the {backend} backend runs "
+            + (
+                "--strategy=auto, one_device or data_parallel (keras.distribution.DataParallel)."
+                if backend == "jax"
+                else "only --strategy=auto or one_device here."
+            )
         )
     import tensorflow as tf
 
@@ -134,7 +245,7 @@ def get_strategy(name: str, cpu_devices: int | None = None) -> Any:
     gpus = tf.config.list_logical_devices("GPU")
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
-    if name == "mirrored":
+    if name in ("mirrored", "data_parallel"):
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
@@ -144,6 +255,9 @@ def _split_cpu(tf: Any, count: int) -> None:
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise StrategyError(f"cpu_devices must be a positive integer; got {count!r}.")
     cpu = tf.config.list_physical_devices("CPU")[0]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if current is not None and len(current) == count:
+        return  # split already, e.g. by the previous run of a sweep in this process
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
     except RuntimeError:
@@ -152,12 +266,20 @@ def _split_cpu(tf: Any, count: int) -> None:
         ) from None
 
 
+def _is_keras_distribution(strategy: Any) -> bool:
+    return type(strategy).__module__.startswith("keras.src.distribution")
+
+
 def describe(strategy: Any) -> str:
-    """A short name for results.json: the strategy class and its replica count."""
+    """A short name for results.json: the strategy class and its replica (device) count."""
     if strategy is None:
         import keras
 
         return f"{keras.backend.backend()} default device"
+    if _is_keras_distribution(strategy):
+        from zoo import jax_distribution
+
+        return jax_distribution.describe(strategy)
     # The public names: MultiWorkerMirroredStrategy's class is CollectiveAllReduceStrategy.
     name = {
         "CollectiveAllReduceStrategy": "MultiWorkerMirroredStrategy",
@@ -166,9 +288,72 @@ def describe(strategy: Any) -> str:
     return f"{name.get(type(strategy).__name__, type(strategy).__name__)} ({strategy.num_replicas_in_sync} replicas)"
 
 
+def device_names(strategy: Any) -> list[str]:
+    """The devices the run computes on, for results.json: all processes' on JAX, this worker's on TensorFlow."""
+    import keras
+
+    if _is_keras_distribution(strategy):
+        from zoo import jax_distribution
+
+        return jax_distribution.device_names(strategy)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [f"{device.platform}:{device.id}" for device in jax.devices()[:1]]
+    if strategy is None:
+        return []
+    try:
+        return [str(device) for device in strategy.extended.worker_devices]
+    except (AttributeError, RuntimeError):  # the default strategy has none: TensorFlow's default placement
+        import tensorflow as tf
+
+        return [
+            d.name for d in tf.config.list_logical_devices("GPU")[:1] or tf.config.list_logical_devices("CPU")
+        ]
+
+
 def scope(strategy: Any) -> contextlib.AbstractContextManager:
     """`strategy.scope()`, or a no-op context when there is no strategy (JAX)."""
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def run_scope(strategy: Any) -> contextlib.AbstractContextManager:
+    """The scope a whole run (build, fit, evaluation) needs: a keras.distribution's, which `fit` looks up when it
+    runs; a no-op for tf.distribute strategies, which the model remembers from its build."""
+    return strategy.scope() if _is_keras_distribution(strategy) else contextlib.nullcontext()
+
+
+def for_fit(data: Any, strategy: Any) -> Any:
+    """`fit`'s data for this process: under a keras.distribution, this process's rows of each batch (checked to
+    split over the devices; see zoo.jax_distribution.ProcessBatches); else `data` unchanged."""
+    if not _is_keras_distribution(strategy):
+        return data
+    from zoo import jax_distribution
+
+    return jax_distribution.for_fit(data, strategy)
+
+
+def evaluation_model(model: keras.Model, strategy: Any) -> contextlib.AbstractContextManager:
+    """A context giving the model for the task's final evaluation: under a keras.distribution a one-device copy
+    on this process (zoo.jax_distribution.local_copy), else the model itself."""
+    if not _is_keras_distribution(strategy):
+        return contextlib.nullcontext(model)
+    from zoo import jax_distribution
+
+    return jax_distribution.local_copy(model)
+
+
+def chief_process(strategy: str, group: ProcessGroup | None = None) -> bool:
+    """Whether this process writes the workdir, from the command line alone (train.py's closing message)."""
+    if group is not None:
+        return group.is_chief
+    if strategy != "multi_worker":
+        return True
+    config = parse_tf_config()
+    task, cluster = config["task"], config["cluster"]
+    return task["type"] == "chief" or (
+        task["type"] == "worker" and task["index"] == 0 and "chief" not in cluster
+    )
 
 
 def is_multi_worker(strategy: Any) -> bool:
@@ -178,7 +363,12 @@ def is_multi_worker(strategy: Any) -> bool:
 
 
 def is_chief(strategy: Any) -> bool:
-    """Whether this process writes the run's files: always, except on non-chief workers of a multi-worker run."""
+    """Whether this process writes the run's files: always, except on non-chief workers of a multi-worker run
+    (TensorFlow) and on processes other than process 0 of a multi-process JAX run."""
+    if _is_keras_distribution(strategy):
+        import jax
+
+        return jax.process_index() == 0
     if not is_multi_worker(strategy):
         return True
     resolver = strategy.cluster_resolver

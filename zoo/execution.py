@@ -35,7 +35,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 from zoo.planning import Run
@@ -194,6 +194,7 @@ def _run_in_workers(
     data_dir: str | None,
     finish: Callable[[Run, float | None, str | None], None],
     stopped: list[Run],
+    train_kwargs: Mapping[str, Any] | None = None,
 ) -> None:
     """Trains `pending` in up to `jobs` workers; on KeyboardInterrupt stops them, fills `stopped` and re-raises."""
     env = _worker_env(max(1, (os.cpu_count() or 1) // jobs))
@@ -208,6 +209,7 @@ def _run_in_workers(
             "config": run.config.to_json(),
             "workdir": run.workdir,
             "data_dir": data_dir,
+            "train_kwargs": dict(train_kwargs or {}),
         }
         worker.start(run, request)
 
@@ -337,6 +339,7 @@ def run_all(
     data_dir: str | None = None,
     progress: bool = True,
     stream: TextIO | None = None,
+    train_kwargs: Mapping[str, Any] | None = None,
 ) -> SweepReport:
     """Executes the runs that have no results.json yet, `jobs` at a time in worker processes.
 
@@ -348,6 +351,9 @@ def run_all(
         data_dir: passed to every run.
         progress: draw the progress bar.
         stream: where the progress bar goes (default stdout).
+        train_kwargs: more keyword arguments of every `trainer` call, e.g. {"strategy": "data_parallel",
+            "cpu_devices": 2} for `zoo.training.train_and_evaluate`. A run with a multi-device strategy uses all
+            the process's devices, so on GPUs give it --jobs=1.
 
     Returns:
         A SweepReport. A failing run does not stop the others; it is listed in `failed`.
@@ -385,12 +391,12 @@ def run_all(
     with _signals_interrupt() as received:
         try:
             if in_workers:
-                _run_in_workers(pending, path, jobs, data_dir, finish, current)
+                _run_in_workers(pending, path, jobs, data_dir, finish, current, train_kwargs)
             else:
                 for run in pending:
                     current[:] = [run]
                     try:
-                        seconds = execute(trainer, run.config.to_json(), run.workdir, data_dir)
+                        seconds = execute(trainer, run.config.to_json(), run.workdir, data_dir, train_kwargs)
                     except Exception as error:
                         finish(run, None, last_line(error))
                     else:

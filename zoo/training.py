@@ -8,7 +8,8 @@ callbacks, checkpoints), evaluates with the task's own metrics and writes:
     <workdir>/tensorboard/     TensorBoard logs (loss, metrics, noise_stddev per epoch)
     <workdir>/checkpoint/      the latest resumable state (see zoo/checkpoint.py)
     <workdir>/model.keras      the final model, optimizer state included
-    <workdir>/results.json     {"config", "metrics", "history", "wall_seconds", "backend", "strategy", ...}
+    <workdir>/results.json     {"config", "metrics", "history", "wall_seconds", "backend", "strategy", "devices",
+                                ...}
     <workdir>/extensions.json  only for a run extended by `resume` with more epochs: [{from_epochs, to_epochs,
                                date}]; the results of the shorter run are kept as results_epochs_<from>.json
 
@@ -268,7 +269,8 @@ def train_and_evaluate(
         config: the run; validated here.
         workdir: output directory (created). Must not hold another run unless `resume`.
         data_dir: local data for the task (None: the task's default location or download).
-        strategy: a `--strategy` name (zoo.distribute.STRATEGIES) or a tf.distribute.Strategy instance.
+        strategy: a `--strategy` name (zoo.distribute.STRATEGIES), a tf.distribute.Strategy or (JAX) a
+            keras.distribution.DataParallel instance.
         resume: continue from the latest checkpoint in `workdir`; its config.json must equal `config`, except
             that `config.epochs` may be larger, which extends the run (finished or not) from its last checkpoint
             and is recorded in results.json's "extended_from_epochs". A workdir without a checkpoint yet starts
@@ -282,11 +284,27 @@ def train_and_evaluate(
     """
     started = time.time()
     config = config.validate()
-    entry = get(config.model)
     if isinstance(strategy, str):
         strategy_obj = distribute.get_strategy(strategy, cpu_devices=cpu_devices)
     else:
         strategy_obj = strategy
+    with distribute.run_scope(strategy_obj):
+        return _train(
+            config, workdir, strategy_obj, started, data_dir, resume, verbose, checkpoint_every_steps
+        )
+
+
+def _train(
+    config: TrainConfig,
+    workdir: str,
+    strategy_obj: Any,
+    started: float,
+    data_dir: str | None,
+    resume: bool,
+    verbose: int,
+    checkpoint_every_steps: int | None,
+) -> dict[str, Any]:
+    entry = get(config.model)
     chief = distribute.is_chief(strategy_obj)
     extends = _check_workdir(workdir, config, resume, write=chief)
     keras.utils.set_random_seed(config.seed)
@@ -334,7 +352,7 @@ def train_and_evaluate(
     # shuffle=False: fit would shuffle the batch order with Python's global RNG, which no checkpoint restores.
     # The order is the data's own business (ArrayBatches permutes by (seed, epoch)).
     fit_kwargs = {
-        "validation_data": data.validation,
+        "validation_data": distribute.for_fit(data.validation, strategy_obj),
         "callbacks": callbacks,
         "verbose": verbose,
         "shuffle": False,
@@ -344,7 +362,7 @@ def train_and_evaluate(
         partial = EpochView(source, steps, start=step, epoch=epoch)
         saver.start_epoch_at(step, steps)
         model.fit(
-            partial,
+            distribute.for_fit(partial, strategy_obj),
             initial_epoch=epoch,
             epochs=epoch + 1,
             callbacks=[EpochSetter(partial), _RestoreMetricsOnce(model), *callbacks[1:]],
@@ -353,11 +371,14 @@ def train_and_evaluate(
         epoch += 1
     if epoch < config.epochs:
         saver.start_epoch_at(0, steps)
-        model.fit(view, initial_epoch=epoch, epochs=config.epochs, **fit_kwargs)
+        model.fit(
+            distribute.for_fit(view, strategy_obj), initial_epoch=epoch, epochs=config.epochs, **fit_kwargs
+        )
 
     metrics = {key: values[-1] for key, values in saver.history.items() if values}
     if data.evaluate is not None:
-        metrics.update(data.evaluate(model))
+        with distribute.evaluation_model(model, strategy_obj) as evaluated:
+            metrics.update(data.evaluate(evaluated))
     results = {
         "config": json.loads(config.to_json()),
         "metrics": metrics,
@@ -365,6 +386,7 @@ def train_and_evaluate(
         "wall_seconds": time.time() - started,
         "backend": keras.backend.backend(),
         "strategy": distribute.describe(strategy_obj),
+        "devices": distribute.device_names(strategy_obj),
         "resumed_from": resumed_from,
         # The earlier epoch targets of a run extended with --resume and more epochs, oldest first; else None.
         "extended_from_epochs": [

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from zoo.config import TrainConfig
@@ -64,7 +64,13 @@ def resolve_trainer(trainer: Trainer | str) -> Trainer:
     return functools.reduce(getattr, name.split("."), importlib.import_module(module_name))
 
 
-def execute(trainer: Trainer | str, config_json: str, workdir: str, data_dir: str | None) -> float:
+def execute(
+    trainer: Trainer | str,
+    config_json: str,
+    workdir: str,
+    data_dir: str | None,
+    train_kwargs: Mapping[str, Any] | None = None,
+) -> float:
     """Runs one training in this process; returns its wall seconds. Exceptions propagate."""
     started = time.time()
     config = TrainConfig.from_json(config_json)
@@ -72,7 +78,9 @@ def execute(trainer: Trainer | str, config_json: str, workdir: str, data_dir: st
     if "keras" in sys.modules:
         # A worker runs many trainings: start each from a clean Keras state (names, graphs, seeds).
         sys.modules["keras"].backend.clear_session()
-    resolve_trainer(trainer)(config, workdir, data_dir=data_dir, resume=resume, verbose=0)
+    resolve_trainer(trainer)(
+        config, workdir, data_dir=data_dir, resume=resume, verbose=0, **(train_kwargs or {})
+    )
     return time.time() - started
 
 
@@ -104,7 +112,8 @@ def _die_with_parent(parent_pid: int) -> None:
 def worker_main(parent_pid: int) -> None:
     """The loop of a worker process: one JSON request per stdin line, one JSON reply per line; never returns.
 
-    A request is {"trainer": "module:function", "config": <TrainConfig JSON>, "workdir", "data_dir"}; the reply is
+    A request is {"trainer": "module:function", "config": <TrainConfig JSON>, "workdir", "data_dir",
+    "train_kwargs"}; the reply is
     {"ok": true, "seconds": <wall seconds>} or {"ok": false, "error": <the exception's last line>}.
     """
     replies = os.fdopen(os.dup(1), "w", buffering=1)
@@ -117,7 +126,11 @@ def worker_main(parent_pid: int) -> None:
             request = json.loads(line)
             try:
                 seconds = execute(
-                    request["trainer"], request["config"], request["workdir"], request["data_dir"]
+                    request["trainer"],
+                    request["config"],
+                    request["workdir"],
+                    request["data_dir"],
+                    request.get("train_kwargs"),
                 )
                 reply: dict[str, Any] = {"ok": True, "seconds": seconds}
             except (Exception, SystemExit) as error:  # reported to the runner, which lists it as a failed run
