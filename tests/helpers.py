@@ -191,6 +191,19 @@ ENTRY = ZooEntry(
 )
 
 
+def stateful_config(**changes: Any) -> TrainConfig:
+    """The tiny model's smoke config with dropout, noise, lr decay and a per-epoch shuffled array dataset: every
+    piece of state a resumed or extended run must carry on."""
+    settings: dict[str, Any] = {
+        "epochs": 3,
+        "lr_decay_every_epochs": 1,
+        "lr_decay_factor": 0.5,
+        "model_kwargs": {"dropout": 0.25},
+    }
+    settings.update(changes)
+    return _smoke().replace(**settings)
+
+
 def register_tiny() -> None:
     """Adds the tiny entry to the zoo registry of this process."""
     from zoo import registry

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -107,18 +108,15 @@ def test_an_override_of_an_axis_is_refused_naming_row_and_field(tmp_path):
     assert runs[0].config.epochs == 3
 
 
+def _reproduce_deep_mlp(tmp_path, *flags: str, timeout: float) -> subprocess.CompletedProcess:
+    argv = [sys.executable, os.path.join(helpers.REPO, "reproduce.py"), "--model=deep_mlp", *flags]
+    argv += [f"--runs_dir={tmp_path / 'runs'}", f"--out={tmp_path / 'out'}"]
+    return helpers.run(argv, timeout=timeout)
+
+
 def test_reproduce_py_refuses_an_axis_override_with_exit_2(tmp_path):
-    result = helpers.run(
-        [
-            sys.executable,
-            os.path.join(helpers.REPO, "reproduce.py"),
-            "--model=deep_mlp",
-            "--settings=exp1_simple_noclip",
-            "--override=global_clipnorm=5",
-            f"--runs_dir={tmp_path / 'runs'}",
-            f"--out={tmp_path / 'out'}",
-        ],
-        timeout=120,
+    result = _reproduce_deep_mlp(
+        tmp_path, "--settings=exp1_simple_noclip", "--override=global_clipnorm=5", timeout=120
     )
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if "error" in line]
@@ -128,21 +126,8 @@ def test_reproduce_py_refuses_an_axis_override_with_exit_2(tmp_path):
 
 def test_smoke_sweep_logs_zero_noise_in_every_no_noise_row(tmp_path):
     """A real sweep of Table 1 under the smoke config (which itself sets eta 0.01): the logged noise std."""
-    out = tmp_path / "out"
-    result = helpers.run(
-        [
-            sys.executable,
-            os.path.join(helpers.REPO, "reproduce.py"),
-            "--model=deep_mlp",
-            "--config=smoke",
-            "--restarts=1",
-            "--jobs=1",
-            "--steps=2",
-            "--noprogress",
-            f"--runs_dir={tmp_path / 'runs'}",
-            f"--out={out}",
-        ],
-        timeout=400,
+    result = _reproduce_deep_mlp(
+        tmp_path, "--config=smoke", "--restarts=1", "--jobs=1", "--steps=2", "--noprogress", timeout=400
     )
     assert result.returncode == 0, result.stderr[-3000:]
     spec = registry.get("deep_mlp").reproduction

@@ -23,15 +23,7 @@ def _tiny_registered(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _config(**changes: object) -> TrainConfig:
-    # Dropout, noise, lr decay and a per-epoch shuffled array dataset: every piece of state a resume must restore.
-    settings = {
-        "epochs": 3,
-        "lr_decay_every_epochs": 1,
-        "lr_decay_factor": 0.5,
-        "model_kwargs": {"dropout": 0.25},
-    }
-    settings.update(changes)
-    return helpers._smoke().replace(**settings)
+    return helpers.stateful_config(**changes)
 
 
 def _weights(model_path: str) -> list[np.ndarray]:
