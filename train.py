@@ -16,6 +16,7 @@ import sys
 from absl import app, flags, logging
 
 from zoo import cli, distribute, registry
+from zoo.config import parse_overrides
 from zoo.distribute import STRATEGIES, parse_tf_config
 
 FLAGS = flags.FLAGS
@@ -74,6 +75,13 @@ flags.DEFINE_integer("epochs", None, "Number of epochs (>= 1).")
 flags.DEFINE_integer("steps", None, "Steps per epoch (>= 1); unset: one pass over the training data.")
 flags.DEFINE_integer("batch_size", None, "Global batch size (>= 1), split across replicas.")
 flags.DEFINE_integer("seed", None, "Seed of initialization, data order and noise.")
+flags.DEFINE_multi_string(
+    "override",
+    [],
+    "Any TrainConfig change, field=value or dict_field.key=value (values read as JSON when they parse), e.g. "
+    "--override=model_kwargs.init=good --override=data_kwargs.train_size=20000; repeatable, applied before "
+    "the named flags above, recorded in config.json.",
+)
 OWN_FLAGS = sorted(set(FLAGS) - _ABSL_FLAGS)
 
 # flag name -> TrainConfig field
@@ -131,11 +139,12 @@ def main(argv: list[str]) -> None:
         logging.set_verbosity(logging.WARNING)
     try:
         group = _check_cheap_flags()
+        overrides = parse_overrides(FLAGS.override)
         # JAX reads its CPU device count and joins other processes before its first array: do it now.
         distribute.prepare_backend(FLAGS.strategy, FLAGS.cpu_devices, group)
         from zoo import training  # imports TensorFlow: only after the cheap checks
 
-        config = registry.get(FLAGS.model).config(FLAGS.config)
+        config = registry.get(FLAGS.model).config(FLAGS.config).replace(**overrides)
         changes = {
             field: FLAGS[flag].value for flag, field in _OVERRIDES.items() if FLAGS[flag].value is not None
         }

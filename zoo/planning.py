@@ -14,7 +14,6 @@ row are 20 at learning rate 0.1 and 20 at 0.01:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -42,35 +41,6 @@ class Run:
     @property
     def label(self) -> str:
         return f"{self.setting}#{self.restart}"
-
-
-def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """Parses `field=value` strings into TrainConfig overrides; `field.key=value` sets a key of a dict field.
-
-    Values are read as JSON when they parse (numbers, true/false/null, lists, quoted strings), else kept as
-    plain strings: ["epochs=3", "data_kwargs.train_size=20000", "model_kwargs.init=good"].
-
-    Raises:
-        ValueError: an item without "=" or with an empty field name.
-    """
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--override {item!r} must look like field=value or field.key=value.")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        field, _, subkey = key.strip().partition(".")
-        if subkey:
-            overrides.setdefault(field, {})
-            if not isinstance(overrides[field], dict):
-                raise ValueError(f"--override {item!r}: {field} was already set to a non-dict value.")
-            overrides[field][subkey] = value
-        else:
-            overrides[field] = value
-    return overrides
 
 
 def restart_config(

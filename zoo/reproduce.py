@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from zoo import significance
+from zoo.config import parse_overrides
 from zoo.execution import (
     DEFAULT_TRAINER,
     Progress,
@@ -40,7 +41,7 @@ from zoo.execution import (
     run_all,
     trainer_path,
 )
-from zoo.planning import PER_RESTART, Run, parse_overrides, plan_runs, restart_config
+from zoo.planning import PER_RESTART, Run, plan_runs, restart_config
 from zoo.registry import ReproductionSpec, ZooEntry
 
 __all__ = [
