@@ -32,6 +32,10 @@ backend) keyed by two int32 optimizer variables, `noise_seed` and `noise_step`. 
 train step and saved with the model, so `model.save` -> `load_model` -> `fit` continues bit-identically.
 `noise_step` counts the updates actually applied: it does not advance on gradient-accumulation micro-steps nor on
 steps skipped for non-finite gradients.
+
+Variables excluded with `exclude_from_gradient_noise` get the clipped gradient without noise. The sample is drawn
+for all variables as before and the excluded slices are left out, so excluding one variable (say a BatchNorm
+gamma) leaves the noise of every other variable exactly as it was.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import inspect
 import math
 import numbers
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -91,6 +96,60 @@ class GradientNoiseMixin:
         if skip_nonfinite is not None and not isinstance(skip_nonfinite, bool):
             raise ValueError(f"`skip_nonfinite` must be True, False or None; got {skip_nonfinite!r}.")
         self.skip_nonfinite = skip_nonfinite
+        self._noise_exclude_keys: set[Any] = set()
+        self._noise_exclude_names: list[str] = []
+        self._noise_exclude_paths: list[str] = []  # the var_list's paths, as saved in get_config
+
+    def exclude_from_gradient_noise(
+        self, var_list: Sequence[Any] | None = None, var_names: Sequence[str] | None = None
+    ) -> None:
+        """Keeps the gradient noise off some variables: they are updated with the clipped gradient, noiseless.
+
+        The counterpart of Keras' `optimizer.exclude_from_weight_decay`, and like it callable only before the
+        optimizer is built; a second call replaces the first. A variable is excluded when it is in `var_list`, or
+        when one of `var_names` occurs in its path (`variable.path`, e.g. "batch_normalization/gamma" or
+        "predictions/kernel") as a plain substring. (Keras' weight-decay rule searches `variable.name`, the
+        last part of the path only, with the names joined into a regular expression; a path is what tells a
+        BatchNorm's variables or the classifier's apart, and a substring has no special characters.)
+
+        The exclusion is kept by `get_config`, so `model.save` -> `keras.saving.load_model` keeps it: names as
+        they are, and the variables of `var_list` by their paths (up to the enclosing models' names, which a
+        reload may change: "sequential_1/dense/kernel" is "dense/kernel" in the reloaded model).
+
+        Why: with SGD momentum 0.9, the noise's random walk is amplified about tenfold in every parameter, which
+        can wreck BatchNorm's scale and offset or a classifier while helping the deep layers.
+
+        Args:
+            var_list: variables to exclude (e.g. `[model.get_layer("predictions").kernel]`).
+            var_names: substrings of the paths of the variables to exclude (e.g. `["batch_normalization",
+                "predictions"]`).
+
+        Raises:
+            ValueError: the optimizer is already built, or `var_names` is not a list of non-empty strings.
+
+        Example:
+            >>> optimizer = NoisySGD(learning_rate=0.1, momentum=0.9, eta=0.01)
+            >>> optimizer.exclude_from_gradient_noise(var_names=["batch_normalization", "predictions"])
+            >>> model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+
+        Reference: Neelakantan et al. 2015 add noise to every parameter; this is a departure from the paper.
+        """
+        if self.built:
+            raise ValueError(
+                "`exclude_from_gradient_noise()` can only be configured before the optimizer is built."
+            )
+        self._noise_exclude_names = check_var_names(var_names)
+        self._noise_exclude_keys = {self._var_key(variable) for variable in var_list or ()}
+        self._noise_exclude_paths = sorted({variable.path for variable in var_list or ()})
+
+    def uses_gradient_noise(self, variable: Any) -> bool:
+        """Whether `variable` gets noise (False when `exclude_from_gradient_noise` excluded it)."""
+        if self._var_key(variable) in self._noise_exclude_keys:
+            return False
+        path = getattr(variable, "path", None) or variable.name
+        if any(_same_variable_path(saved, path) for saved in self._noise_exclude_paths):
+            return False
+        return not any(name in path for name in self._noise_exclude_names)
 
     def build(self, variables: list[Any]) -> None:
         if self.built:
@@ -130,7 +189,7 @@ class GradientNoiseMixin:
         grads = super()._clip_gradients(grads)  # the base class's clipping, now after the sum
         step = ops.convert_to_tensor(self._noise_step)
         if not self.noise_schedule.is_zero:
-            grads = self._add_noise(grads, step)
+            grads = self._add_noise(grads, trainable_variables, step)
         apply_if = None
         if self._skips_nonfinite():
             apply_if = backend.all_finite(grads)
@@ -153,7 +212,10 @@ class GradientNoiseMixin:
             return list(grads_and_vars)
         return super()._all_reduce_sum_gradients(grads_and_vars)
 
-    def _add_noise(self, grads: list[Any], step: Any) -> list[Any]:
+    def _add_noise(self, grads: list[Any], variables: list[Any], step: Any) -> list[Any]:
+        noised = [self.uses_gradient_noise(v) for v in variables]  # static, decided when the step is traced
+        if not any(noised):
+            return grads
         sizes = [math.prod(g.shape) for g in grads]  # static: densify restored sparse gradients' shapes
         if sum(sizes) > rng.MAX_SAMPLES:
             raise ValueError(
@@ -163,10 +225,13 @@ class GradientNoiseMixin:
         # One RNG call for all variables: per-call overhead dominates for the many small tensors of a deep net.
         sample = backend.standard_normal(sum(sizes), ops.convert_to_tensor(self._noise_seed), step)
         sample = sample * self.noise_schedule(step)
+        # The whole vector is drawn even when variables are excluded: the others' noise does not depend on it.
         noisy, offset = [], 0
-        for grad, size in zip(grads, sizes):
-            noise = ops.reshape(sample[offset : offset + size], grad.shape)
-            noisy.append(grad + ops.cast(noise, grad.dtype))
+        for grad, size, noise_it in zip(grads, sizes, noised):
+            if noise_it:
+                noise = ops.reshape(sample[offset : offset + size], grad.shape)
+                grad = grad + ops.cast(noise, grad.dtype)
+            noisy.append(grad)
             offset += size
         return noisy
 
@@ -191,18 +256,28 @@ class GradientNoiseMixin:
                 ),
                 "seed": self.seed,
                 "skip_nonfinite": self.skip_nonfinite,
+                "noise_exclude": self._noise_exclude_config(),
             }
         )
         return config
 
+    def _noise_exclude_config(self) -> dict[str, list[str]] | None:
+        if not (self._noise_exclude_names or self._noise_exclude_paths):
+            return None
+        return {"var_names": list(self._noise_exclude_names), "var_paths": list(self._noise_exclude_paths)}
+
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Optimizer:
         config = dict(config)
+        exclude = config.pop("noise_exclude", None) or {}  # absent in models saved before 0.2
         if isinstance(config.get("noise_schedule"), dict):
             config["noise_schedule"] = keras.saving.deserialize_keras_object(
                 config["noise_schedule"], custom_objects=custom_objects
             )
-        return super().from_config(config, custom_objects=custom_objects)
+        optimizer = super().from_config(config, custom_objects=custom_objects)
+        optimizer._noise_exclude_names = check_var_names(exclude.get("var_names"))
+        optimizer._noise_exclude_paths = check_var_names(exclude.get("var_paths"), "var_paths")
+        return optimizer
 
 
 def _resolve_schedule(
@@ -234,6 +309,29 @@ def _resolve_schedule(
     if noise_std is not None:
         return ConstantNoise(noise_std)
     return AnnealedNoise(DEFAULT_ETA if eta is None else eta, DEFAULT_GAMMA if gamma is None else gamma)
+
+
+def _same_variable_path(saved: str, path: str) -> bool:
+    """Whether a path saved by `get_config` names `path` after a reload, which may add or drop the enclosing
+    models' names ("sequential_1/dense/kernel" is "dense/kernel" in the reloaded model): equal, or one ends with
+    the other, in whole components and at least two of them (a bare "kernel" names only itself)."""
+    if saved == path:
+        return True
+    a, b = saved.split("/"), path.split("/")
+    n = min(len(a), len(b))
+    return n >= 2 and a[-n:] == b[-n:]
+
+
+def check_var_names(names: Any, what: str = "var_names") -> list[str]:
+    """`names` (None or a list / tuple of non-empty strings) as a list; otherwise a ValueError naming `what`."""
+    if names is None:
+        return []
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise ValueError(f"`{what}` must be a list of strings (substrings of variable paths); got {names!r}.")
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"`{what}` must hold non-empty strings; got {name!r} in {list(names)!r}.")
+    return list(dict.fromkeys(names))
 
 
 def _check_seed(seed: Any) -> int | None:
