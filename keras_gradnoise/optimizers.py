@@ -350,8 +350,11 @@ def with_gradient_noise(optimizer_class: type) -> type:
 
     The subclass takes the base class's arguments plus `eta`, `gamma`, `noise_std`, `noise_schedule`, `seed` and
     `skip_nonfinite` (see `GradientNoiseMixin`), and is registered for serialization as
-    "keras_gradnoise>Noisy<BaseName>". The same class object is returned for repeated calls. A model saved with a
-    noisy version of your own optimizer class loads again once `with_gradient_noise(YourClass)` has been called.
+    "keras_gradnoise>Noisy<BaseName>". A class of yours named like a Keras optimizer (`mylib.Adam`) is registered
+    as "keras_gradnoise>Noisy<module>.<qualname>" ("keras_gradnoise>Noisymylib.Adam") instead, so that it never
+    takes over the name of the noisy Keras optimizer. The same class object is returned for repeated calls. A
+    model saved with a noisy version of your own optimizer class loads again once `with_gradient_noise(YourClass)`
+    has been called.
 
     Args:
         optimizer_class: a subclass of `keras.optimizers.Optimizer` (not LossScaleOptimizer: wrap the noisy
@@ -360,6 +363,11 @@ def with_gradient_noise(optimizer_class: type) -> type:
 
     Returns:
         The noisy optimizer class.
+
+    Raises:
+        ValueError: not an optimizer class; a wrapper class; or another class (from another module) already holds
+            the registered name (rename one of them: models saved with one would load with the other). Defining
+            the same class again (a reloaded module, a re-run notebook cell) replaces the registration.
 
     Example:
         >>> NoisyLion = with_gradient_noise(keras.optimizers.Lion)
@@ -385,6 +393,7 @@ def with_gradient_noise(optimizer_class: type) -> type:
             "MultiOptimizer(OptimizerMap(NoisyAdam(...), {...}))."
         )
     if optimizer_class not in _NOISY_CLASSES:
+        registered = _registered_name(optimizer_class)
         name = f"Noisy{optimizer_class.__name__}"
         noisy_class = type(
             name,
@@ -395,8 +404,34 @@ def with_gradient_noise(optimizer_class: type) -> type:
                 "__module__": __name__,
             },
         )
-        _NOISY_CLASSES[optimizer_class] = register_keras_serializable(package=PACKAGE, name=name)(noisy_class)
+        _NOISY_CLASSES[optimizer_class] = register_keras_serializable(package=PACKAGE, name=registered)(
+            noisy_class
+        )
     return _NOISY_CLASSES[optimizer_class]
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _registered_name(optimizer_class: type) -> str:
+    """The serialization name of the noisy `optimizer_class` (see `with_gradient_noise`); ValueError when another
+    class already holds it."""
+    name = f"Noisy{optimizer_class.__name__}"
+    keras_class = getattr(keras.optimizers, optimizer_class.__name__, None)
+    if inspect.isclass(keras_class) and keras_class is not optimizer_class:
+        name = f"Noisy{_qualified(optimizer_class)}"  # a user class named like a Keras optimizer
+    existing = keras.saving.get_registered_object(f"{PACKAGE}>{name}")
+    if existing is not None:
+        existing_base = next((base for base, noisy in _NOISY_CLASSES.items() if noisy is existing), existing)
+        if _qualified(existing_base) != _qualified(optimizer_class):
+            raise ValueError(
+                f"with_gradient_noise({_qualified(optimizer_class)}): the serialization name "
+                f"'{PACKAGE}>{name}' already belongs to the noisy {_qualified(existing_base)}; registering "
+                "another class under it would make models saved with one load as the other. Rename one of "
+                "the two classes."
+            )
+    return name
 
 
 NoisySGD = with_gradient_noise(keras.optimizers.SGD)

@@ -33,6 +33,10 @@ def noise_stddev(step: Any, eta: float, gamma: float = 0.55) -> Any:
     Returns:
         The standard deviation: a Python float for a Python `step`, else a float32 tensor.
 
+    Raises:
+        ValueError: `eta` or `gamma` is not a finite number >= 0, or a Python `step` is not (a tensor `step` is
+            not checked: its value is unknown inside a compiled step).
+
     Example:
         >>> noise_stddev(0, eta=0.01)
         0.1
@@ -41,7 +45,9 @@ def noise_stddev(step: Any, eta: float, gamma: float = 0.55) -> Any:
 
     Reference: Neelakantan et al. 2015, arXiv 1511.06807, eq. 1.
     """
+    eta, gamma = check_non_negative("eta", eta), check_non_negative("gamma", gamma)
     if isinstance(step, numbers.Real):
+        step = check_non_negative("step", step)
         return math.sqrt(eta / (1.0 + step) ** gamma)
     step = ops.cast(step, "float32")
     return ops.sqrt(eta / ops.power(1.0 + step, gamma))
