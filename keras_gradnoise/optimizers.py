@@ -166,6 +166,7 @@ class GradientNoiseMixin:
         self._noise_step = self.add_variable(
             shape=(), dtype="int32", initializer="zeros", aggregation="only_first_replica", name="noise_step"
         )
+        self.noise_schedule.build(self)  # a schedule's own variables (GatedNoise's gate), after ours
 
     @property
     def noise_step(self) -> Any:
