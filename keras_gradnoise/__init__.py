@@ -25,7 +25,7 @@ from keras_gradnoise.optimizers import (
 )
 from keras_gradnoise.schedules import AnnealedNoise, ConstantNoise, GatedNoise, NoiseSchedule, noise_stddev
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AnnealedNoise",
