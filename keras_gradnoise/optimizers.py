@@ -231,7 +231,7 @@ class GradientNoiseMixin:
         for grad, size, noise_it in zip(grads, sizes, noised):
             if noise_it:
                 noise = ops.reshape(sample[offset : offset + size], grad.shape)
-                grad = grad + ops.cast(noise, grad.dtype)
+                grad = ops.add(grad, ops.cast(noise, grad.dtype))  # ops: also for numpy gradients
             noisy.append(grad)
             offset += size
         return noisy
@@ -398,7 +398,7 @@ def with_gradient_noise(optimizer_class: type) -> type:
         name = f"Noisy{optimizer_class.__name__}"
         noisy_class = type(
             name,
-            (GradientNoiseMixin, optimizer_class),
+            (GradientNoiseMixin, backend.optimizer_implementation(optimizer_class)),
             {
                 "__doc__": f"{optimizer_class.__name__} with annealed Gaussian gradient noise.\n\n"
                 + (GradientNoiseMixin.__doc__ or ""),
