@@ -67,6 +67,9 @@ flags.DEFINE_float("noise_gamma", None, "Noise annealing exponent gamma (>= 0)."
 flags.DEFINE_float(
     "noise_std", None, "Constant noise standard deviation instead of the annealed schedule (>= 0)."
 )
+flags.DEFINE_list(
+    "noise_exclude", None, "Comma-separated substrings of variable paths that get no noise (e.g. gamma,beta)."
+)
 flags.DEFINE_float("clipnorm", None, "Clip each gradient tensor to this norm (> 0), before the noise.")
 flags.DEFINE_float(
     "global_clipnorm", None, "Clip all gradients jointly to this global norm (> 0), before the noise."
@@ -91,6 +94,7 @@ _OVERRIDES = {
     "noise_eta": "noise_eta",
     "noise_gamma": "noise_gamma",
     "noise_std": "noise_std",
+    "noise_exclude": "noise_exclude",
     "clipnorm": "clipnorm",
     "global_clipnorm": "global_clipnorm",
     "epochs": "epochs",

@@ -6,7 +6,7 @@ Reference: Neelakantan, Vilnis, Le, Sutskever, Kaiser, Kurach, Martens 2015, "Ad
 Learning for Very Deep Networks", arXiv 1511.06807.
 """
 
-from keras_gradnoise.callbacks import NoiseStddevLogger, find_noisy_optimizer
+from keras_gradnoise.callbacks import NoiseGateCallback, NoiseStddevLogger, find_noisy_optimizer
 from keras_gradnoise.optimizers import (
     GradientNoiseMixin,
     NoisyAdadelta,
@@ -23,14 +23,16 @@ from keras_gradnoise.optimizers import (
     NoisySGD,
     with_gradient_noise,
 )
-from keras_gradnoise.schedules import AnnealedNoise, ConstantNoise, NoiseSchedule, noise_stddev
+from keras_gradnoise.schedules import AnnealedNoise, ConstantNoise, GatedNoise, NoiseSchedule, noise_stddev
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AnnealedNoise",
     "ConstantNoise",
+    "GatedNoise",
     "GradientNoiseMixin",
+    "NoiseGateCallback",
     "NoiseSchedule",
     "NoiseStddevLogger",
     "NoisyAdadelta",

@@ -1,6 +1,7 @@
 """The few operations whose right form differs between Keras backends.
 
 Everything else in keras_gradnoise is written with keras.ops. What lives here:
+- on torch, the int64 form of the noise generator, and the fused class Keras uses for a built-in optimizer;
 - running the noise generator (keras_gradnoise/rng.py, a pure function of (seed, t)) compiled on TensorFlow;
 - on TensorFlow, the cross-replica sum of the gradients, which stock Keras does inside `_backend_update_step`
   (we need the clipping and the noise after it), and the switch that turns that sum off while the base class's own
@@ -31,7 +32,8 @@ def standard_normal(size: int, seed: Any, step: Any) -> Any:
 
     The generator is `keras_gradnoise.rng.standard_normal` on every backend. On TensorFlow it runs as its own
     XLA-compiled function (inlined when the train step is already compiled with jit_compile=True): unfused, its
-    dozen elementwise integer ops would each be a separate kernel over the whole vector.
+    dozen elementwise integer ops would each be a separate kernel over the whole vector. On torch it runs in its
+    int64 form (`wide=True`: the same bits), eagerly.
 
     Args:
         size: number of samples (static).
@@ -50,9 +52,25 @@ def standard_normal(size: int, seed: Any, step: Any) -> Any:
         return compiled(rng.standard_normal)(size, seed, step)
     if backend == "jax":
         return rng.standard_normal(size, seed, step)
+    if backend == "torch":
+        # Keras keeps "uint32" as int64 on torch, where the 32-bit hash would not wrap: the int64 form.
+        return rng.standard_normal(size, seed, step, wide=True)
     raise NotImplementedError(
-        f"keras_gradnoise supports the tensorflow and jax backends; the active backend is {backend!r}."
+        f"keras_gradnoise supports the tensorflow, jax and torch backends; the active backend is {backend!r}."
     )
+
+
+def optimizer_implementation(optimizer_class: type) -> type:
+    """The class Keras instantiates for `optimizer_class` on this backend, for the noisy class to derive from.
+
+    On torch, `keras.optimizers.Adam(...)` (and SGD, AdamW, RMSprop, ...) builds a subclass with a fused update
+    (torch._foreach ops) instead; deriving from it keeps "eta = 0 is the base optimizer bit for bit" there. It is
+    still a subclass of `optimizer_class`. Every other class, and every class on other backends, is itself.
+    """
+    if _backend() != "torch" or not optimizer_class.__module__.startswith("keras."):
+        return optimizer_class
+    # TorchOptimizer.__new__ picks the fused class; an instance without __init__ costs nothing and is dropped.
+    return type(optimizer_class.__new__(optimizer_class))
 
 
 @functools.cache

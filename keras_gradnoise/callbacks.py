@@ -1,4 +1,5 @@
-"""A callback that records the current gradient-noise standard deviation in the training logs."""
+"""Callbacks: record the current gradient-noise standard deviation in the logs; drive a `GatedNoise` gate from a
+metric."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import keras
 
 from keras_gradnoise.optimizers import GradientNoiseMixin
+from keras_gradnoise.schedules import GatedNoise
 
 
 def find_noisy_optimizer(optimizer: Any) -> GradientNoiseMixin | None:
@@ -49,3 +51,87 @@ class NoiseStddevLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self._add(logs)
+
+
+class NoiseGateCallback(keras.callbacks.Callback):
+    """Writes a training metric into the gate of the optimizer's `GatedNoise` schedule: sigma = base(t) * sqrt(m).
+
+    At each epoch's end (default) the gate becomes `logs[metric]` of that epoch (validation metrics such as
+    "val_sequence_error" included); with `every_n_steps`, after every N-th training step instead, where the logs
+    hold the metric's running mean over the epoch so far. N counts `optimizer.iterations` (read at each epoch's
+    start), so a run resumed from a checkpoint writes after the same steps as an uninterrupted one; the gate
+    itself is an optimizer variable, saved and restored with the optimizer.
+
+    Place it before `NoiseStddevLogger` in the callbacks list, so the logged std is the one of the next update.
+
+    Args:
+        metric: the key of the logs to read, e.g. "sequence_error" or "loss" (its values must be finite, >= 0).
+        every_n_steps: None: at each epoch's end; N >= 1: after every N-th step.
+
+    Raises:
+        ValueError (during fit): no keras_gradnoise optimizer with a `GatedNoise` schedule, the metric missing
+            from the logs (the message lists the keys there are), or a value that is not finite and >= 0.
+
+    Example:
+        >>> optimizer = NoisyAdam(1e-3, noise_schedule=GatedNoise(AnnealedNoise(eta=0.01)))
+        >>> model.fit(..., callbacks=[NoiseGateCallback("sequence_error", every_n_steps=200)])
+
+    Reference: Kaiser & Sutskever 2016, "Neural GPUs Learn Algorithms", reference code (noise scaled by
+    sqrt(previous sequence error)).
+    """
+
+    def __init__(self, metric: str, every_n_steps: int | None = None):
+        super().__init__()
+        if not isinstance(metric, str) or not metric:
+            raise ValueError(f"`metric` must be the non-empty name of a logged metric; got {metric!r}.")
+        if every_n_steps is not None and (
+            isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps < 1
+        ):
+            raise ValueError(f"`every_n_steps` must be None or an int >= 1; got {every_n_steps!r}.")
+        self.metric = metric
+        self.every_n_steps = every_n_steps
+        self._epoch_start, self._last_batch = 0, -1
+
+    def _schedule(self) -> GatedNoise:
+        optimizer = find_noisy_optimizer(self.model.optimizer)
+        schedule = getattr(optimizer, "noise_schedule", None)
+        if not isinstance(schedule, GatedNoise):
+            raise ValueError(
+                "NoiseGateCallback needs a keras_gradnoise optimizer whose noise_schedule is a GatedNoise; got "
+                f"{type(self.model.optimizer).__name__} with {type(schedule).__name__}."
+            )
+        return schedule
+
+    def _write(self, logs: dict | None) -> None:
+        if not logs or self.metric not in logs:
+            raise ValueError(
+                f"NoiseGateCallback: {self.metric!r} is not in the training logs; they hold "
+                f"{sorted(logs or {})}."
+            )
+        # On JAX, `self.model` (Callback.model) first writes the state fit keeps mid-epoch back into the
+        # variables, and the next step starts again from them, so it sees the new gate.
+        schedule = self._schedule()
+        schedule.set_gate(logs[self.metric], name=f"the gate metric {self.metric!r}")
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._schedule()  # fail before the first step, not after the first epoch
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._last_batch = -1
+        if self.every_n_steps is not None:
+            self._epoch_start = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.every_n_steps is None:
+            return
+        # `batch` is the epoch's last step index done (several with steps_per_execution): write when the steps
+        # done cross a multiple of N.
+        before = self._epoch_start + self._last_batch + 1
+        after = self._epoch_start + batch + 1
+        self._last_batch = batch
+        if after // self.every_n_steps > before // self.every_n_steps:
+            self._write(logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.every_n_steps is None:
+            self._write(logs)

@@ -32,6 +32,10 @@ backend) keyed by two int32 optimizer variables, `noise_seed` and `noise_step`. 
 train step and saved with the model, so `model.save` -> `load_model` -> `fit` continues bit-identically.
 `noise_step` counts the updates actually applied: it does not advance on gradient-accumulation micro-steps nor on
 steps skipped for non-finite gradients.
+
+Variables excluded with `exclude_from_gradient_noise` get the clipped gradient without noise. The sample is drawn
+for all variables as before and the excluded slices are left out, so excluding one variable (say a BatchNorm
+gamma) leaves the noise of every other variable exactly as it was.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import inspect
 import math
 import numbers
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -91,6 +96,60 @@ class GradientNoiseMixin:
         if skip_nonfinite is not None and not isinstance(skip_nonfinite, bool):
             raise ValueError(f"`skip_nonfinite` must be True, False or None; got {skip_nonfinite!r}.")
         self.skip_nonfinite = skip_nonfinite
+        self._noise_exclude_keys: set[Any] = set()
+        self._noise_exclude_names: list[str] = []
+        self._noise_exclude_paths: list[str] = []  # the var_list's paths, as saved in get_config
+
+    def exclude_from_gradient_noise(
+        self, var_list: Sequence[Any] | None = None, var_names: Sequence[str] | None = None
+    ) -> None:
+        """Keeps the gradient noise off some variables: they are updated with the clipped gradient, noiseless.
+
+        The counterpart of Keras' `optimizer.exclude_from_weight_decay`, and like it callable only before the
+        optimizer is built; a second call replaces the first. A variable is excluded when it is in `var_list`, or
+        when one of `var_names` occurs in its path (`variable.path`, e.g. "batch_normalization/gamma" or
+        "predictions/kernel") as a plain substring. (Keras' weight-decay rule searches `variable.name`, the
+        last part of the path only, with the names joined into a regular expression; a path is what tells a
+        BatchNorm's variables or the classifier's apart, and a substring has no special characters.)
+
+        The exclusion is kept by `get_config`, so `model.save` -> `keras.saving.load_model` keeps it: names as
+        they are, and the variables of `var_list` by their paths (up to the enclosing models' names, which a
+        reload may change: "sequential_1/dense/kernel" is "dense/kernel" in the reloaded model).
+
+        Why: with SGD momentum 0.9, the noise's random walk is amplified about tenfold in every parameter, which
+        can wreck BatchNorm's scale and offset or a classifier while helping the deep layers.
+
+        Args:
+            var_list: variables to exclude (e.g. `[model.get_layer("predictions").kernel]`).
+            var_names: substrings of the paths of the variables to exclude (e.g. `["batch_normalization",
+                "predictions"]`).
+
+        Raises:
+            ValueError: the optimizer is already built, or `var_names` is not a list of non-empty strings.
+
+        Example:
+            >>> optimizer = NoisySGD(learning_rate=0.1, momentum=0.9, eta=0.01)
+            >>> optimizer.exclude_from_gradient_noise(var_names=["batch_normalization", "predictions"])
+            >>> model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+
+        Reference: Neelakantan et al. 2015 add noise to every parameter; this is a departure from the paper.
+        """
+        if self.built:
+            raise ValueError(
+                "`exclude_from_gradient_noise()` can only be configured before the optimizer is built."
+            )
+        self._noise_exclude_names = check_var_names(var_names)
+        self._noise_exclude_keys = {self._var_key(variable) for variable in var_list or ()}
+        self._noise_exclude_paths = sorted({variable.path for variable in var_list or ()})
+
+    def uses_gradient_noise(self, variable: Any) -> bool:
+        """Whether `variable` gets noise (False when `exclude_from_gradient_noise` excluded it)."""
+        if self._var_key(variable) in self._noise_exclude_keys:
+            return False
+        path = getattr(variable, "path", None) or variable.name
+        if any(_same_variable_path(saved, path) for saved in self._noise_exclude_paths):
+            return False
+        return not any(name in path for name in self._noise_exclude_names)
 
     def build(self, variables: list[Any]) -> None:
         if self.built:
@@ -107,6 +166,7 @@ class GradientNoiseMixin:
         self._noise_step = self.add_variable(
             shape=(), dtype="int32", initializer="zeros", aggregation="only_first_replica", name="noise_step"
         )
+        self.noise_schedule.build(self)  # a schedule's own variables (GatedNoise's gate), after ours
 
     @property
     def noise_step(self) -> Any:
@@ -130,7 +190,7 @@ class GradientNoiseMixin:
         grads = super()._clip_gradients(grads)  # the base class's clipping, now after the sum
         step = ops.convert_to_tensor(self._noise_step)
         if not self.noise_schedule.is_zero:
-            grads = self._add_noise(grads, step)
+            grads = self._add_noise(grads, trainable_variables, step)
         apply_if = None
         if self._skips_nonfinite():
             apply_if = backend.all_finite(grads)
@@ -153,7 +213,10 @@ class GradientNoiseMixin:
             return list(grads_and_vars)
         return super()._all_reduce_sum_gradients(grads_and_vars)
 
-    def _add_noise(self, grads: list[Any], step: Any) -> list[Any]:
+    def _add_noise(self, grads: list[Any], variables: list[Any], step: Any) -> list[Any]:
+        noised = [self.uses_gradient_noise(v) for v in variables]  # static, decided when the step is traced
+        if not any(noised):
+            return grads
         sizes = [math.prod(g.shape) for g in grads]  # static: densify restored sparse gradients' shapes
         if sum(sizes) > rng.MAX_SAMPLES:
             raise ValueError(
@@ -163,10 +226,13 @@ class GradientNoiseMixin:
         # One RNG call for all variables: per-call overhead dominates for the many small tensors of a deep net.
         sample = backend.standard_normal(sum(sizes), ops.convert_to_tensor(self._noise_seed), step)
         sample = sample * self.noise_schedule(step)
+        # The whole vector is drawn even when variables are excluded: the others' noise does not depend on it.
         noisy, offset = [], 0
-        for grad, size in zip(grads, sizes):
-            noise = ops.reshape(sample[offset : offset + size], grad.shape)
-            noisy.append(grad + ops.cast(noise, grad.dtype))
+        for grad, size, noise_it in zip(grads, sizes, noised):
+            if noise_it:
+                noise = ops.reshape(sample[offset : offset + size], grad.shape)
+                grad = ops.add(grad, ops.cast(noise, grad.dtype))  # ops: also for numpy gradients
+            noisy.append(grad)
             offset += size
         return noisy
 
@@ -191,18 +257,28 @@ class GradientNoiseMixin:
                 ),
                 "seed": self.seed,
                 "skip_nonfinite": self.skip_nonfinite,
+                "noise_exclude": self._noise_exclude_config(),
             }
         )
         return config
 
+    def _noise_exclude_config(self) -> dict[str, list[str]] | None:
+        if not (self._noise_exclude_names or self._noise_exclude_paths):
+            return None
+        return {"var_names": list(self._noise_exclude_names), "var_paths": list(self._noise_exclude_paths)}
+
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Optimizer:
         config = dict(config)
+        exclude = config.pop("noise_exclude", None) or {}  # absent in models saved before 0.2
         if isinstance(config.get("noise_schedule"), dict):
             config["noise_schedule"] = keras.saving.deserialize_keras_object(
                 config["noise_schedule"], custom_objects=custom_objects
             )
-        return super().from_config(config, custom_objects=custom_objects)
+        optimizer = super().from_config(config, custom_objects=custom_objects)
+        optimizer._noise_exclude_names = check_var_names(exclude.get("var_names"))
+        optimizer._noise_exclude_paths = check_var_names(exclude.get("var_paths"), "var_paths")
+        return optimizer
 
 
 def _resolve_schedule(
@@ -236,6 +312,29 @@ def _resolve_schedule(
     return AnnealedNoise(DEFAULT_ETA if eta is None else eta, DEFAULT_GAMMA if gamma is None else gamma)
 
 
+def _same_variable_path(saved: str, path: str) -> bool:
+    """Whether a path saved by `get_config` names `path` after a reload, which may add or drop the enclosing
+    models' names ("sequential_1/dense/kernel" is "dense/kernel" in the reloaded model): equal, or one ends with
+    the other, in whole components and at least two of them (a bare "kernel" names only itself)."""
+    if saved == path:
+        return True
+    a, b = saved.split("/"), path.split("/")
+    n = min(len(a), len(b))
+    return n >= 2 and a[-n:] == b[-n:]
+
+
+def check_var_names(names: Any, what: str = "var_names") -> list[str]:
+    """`names` (None or a list / tuple of non-empty strings) as a list; otherwise a ValueError naming `what`."""
+    if names is None:
+        return []
+    if isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise ValueError(f"`{what}` must be a list of strings (substrings of variable paths); got {names!r}.")
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"`{what}` must hold non-empty strings; got {name!r} in {list(names)!r}.")
+    return list(dict.fromkeys(names))
+
+
 def _check_seed(seed: Any) -> int | None:
     if seed is None:
         return None
@@ -252,8 +351,11 @@ def with_gradient_noise(optimizer_class: type) -> type:
 
     The subclass takes the base class's arguments plus `eta`, `gamma`, `noise_std`, `noise_schedule`, `seed` and
     `skip_nonfinite` (see `GradientNoiseMixin`), and is registered for serialization as
-    "keras_gradnoise>Noisy<BaseName>". The same class object is returned for repeated calls. A model saved with a
-    noisy version of your own optimizer class loads again once `with_gradient_noise(YourClass)` has been called.
+    "keras_gradnoise>Noisy<BaseName>". A class of yours named like a Keras optimizer (`mylib.Adam`) is registered
+    as "keras_gradnoise>Noisy<module>.<qualname>" ("keras_gradnoise>Noisymylib.Adam") instead, so that it never
+    takes over the name of the noisy Keras optimizer. The same class object is returned for repeated calls. A
+    model saved with a noisy version of your own optimizer class loads again once `with_gradient_noise(YourClass)`
+    has been called.
 
     Args:
         optimizer_class: a subclass of `keras.optimizers.Optimizer` (not LossScaleOptimizer: wrap the noisy
@@ -262,6 +364,11 @@ def with_gradient_noise(optimizer_class: type) -> type:
 
     Returns:
         The noisy optimizer class.
+
+    Raises:
+        ValueError: not an optimizer class; a wrapper class; or another class (from another module) already holds
+            the registered name (rename one of them: models saved with one would load with the other). Defining
+            the same class again (a reloaded module, a re-run notebook cell) replaces the registration.
 
     Example:
         >>> NoisyLion = with_gradient_noise(keras.optimizers.Lion)
@@ -287,18 +394,45 @@ def with_gradient_noise(optimizer_class: type) -> type:
             "MultiOptimizer(OptimizerMap(NoisyAdam(...), {...}))."
         )
     if optimizer_class not in _NOISY_CLASSES:
+        registered = _registered_name(optimizer_class)
         name = f"Noisy{optimizer_class.__name__}"
         noisy_class = type(
             name,
-            (GradientNoiseMixin, optimizer_class),
+            (GradientNoiseMixin, backend.optimizer_implementation(optimizer_class)),
             {
                 "__doc__": f"{optimizer_class.__name__} with annealed Gaussian gradient noise.\n\n"
                 + (GradientNoiseMixin.__doc__ or ""),
                 "__module__": __name__,
             },
         )
-        _NOISY_CLASSES[optimizer_class] = register_keras_serializable(package=PACKAGE, name=name)(noisy_class)
+        _NOISY_CLASSES[optimizer_class] = register_keras_serializable(package=PACKAGE, name=registered)(
+            noisy_class
+        )
     return _NOISY_CLASSES[optimizer_class]
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _registered_name(optimizer_class: type) -> str:
+    """The serialization name of the noisy `optimizer_class` (see `with_gradient_noise`); ValueError when another
+    class already holds it."""
+    name = f"Noisy{optimizer_class.__name__}"
+    keras_class = getattr(keras.optimizers, optimizer_class.__name__, None)
+    if inspect.isclass(keras_class) and keras_class is not optimizer_class:
+        name = f"Noisy{_qualified(optimizer_class)}"  # a user class named like a Keras optimizer
+    existing = keras.saving.get_registered_object(f"{PACKAGE}>{name}")
+    if existing is not None:
+        existing_base = next((base for base, noisy in _NOISY_CLASSES.items() if noisy is existing), existing)
+        if _qualified(existing_base) != _qualified(optimizer_class):
+            raise ValueError(
+                f"with_gradient_noise({_qualified(optimizer_class)}): the serialization name "
+                f"'{PACKAGE}>{name}' already belongs to the noisy {_qualified(existing_base)}; registering "
+                "another class under it would make models saved with one load as the other. Rename one of "
+                "the two classes."
+            )
+    return name
 
 
 NoisySGD = with_gradient_noise(keras.optimizers.SGD)

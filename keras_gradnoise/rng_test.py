@@ -112,3 +112,20 @@ def test_bytes_of_the_bits_are_uniform(shift):
 def test_counters_beyond_two_to_the_32_are_refused():
     with pytest.raises(ValueError, match="2\\*\\*32"):
         rng.random_bits(10, 0, 0, offset=2**32 - 5)
+
+
+@pytest.mark.parametrize(
+    "seed, step, offset", [(0, 0, 0), (1, 2, 0), (2**31 - 1, 2**31 - 1, 17), (7, 123456, 2**32 - 64)]
+)
+def test_the_int64_form_gives_the_same_bits(seed, step, offset):
+    # The form torch runs (Keras has no uint32 arithmetic there), checked here on TensorFlow's int64.
+    wide = ops.convert_to_numpy(rng.random_bits(64, seed, step, offset, wide=True))
+    assert wide.dtype == np.int64
+    assert wide.tolist() == [py_bits(seed, step, offset + i) for i in range(64)]
+    narrow = ops.convert_to_numpy(rng.random_bits(64, seed, step, offset))
+    np.testing.assert_array_equal(wide, narrow.astype("int64"))
+
+
+def test_the_int64_form_gives_the_same_normals():
+    wide = ops.convert_to_numpy(rng.standard_normal(100_000, 5, 9, wide=True))
+    np.testing.assert_array_equal(wide, ops.convert_to_numpy(rng.standard_normal(100_000, 5, 9)))

@@ -48,3 +48,26 @@ def test_bad_gamma_and_std():
         AnnealedNoise(eta=0.1, gamma=-1)
     with pytest.raises(ValueError, match="`noise_std`"):
         ConstantNoise(float("-inf"))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"step": 0, "eta": float("nan")}, r"`eta` must be a finite number >= 0; got nan"),
+        ({"step": 0, "eta": -1.0}, r"`eta` must be a finite number >= 0; got -1.0"),
+        ({"step": 0, "eta": 0.1, "gamma": -1.0}, r"`gamma` must be a finite number >= 0; got -1.0"),
+        ({"step": -1, "eta": 0.1}, r"`step` must be a finite number >= 0; got -1.0"),
+        ({"step": float("inf"), "eta": 0.1}, r"`step` must be a finite number >= 0; got inf"),
+        ({"step": 0, "eta": "0.1"}, r"`eta` must be a finite number >= 0; got '0.1' of type str"),
+    ],
+)
+def test_noise_stddev_validates_like_annealed_noise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        noise_stddev(**kwargs)
+    if kwargs["step"] == 0:  # the schedule object says the same
+        with pytest.raises(ValueError, match=match):
+            AnnealedNoise(kwargs["eta"], kwargs.get("gamma", 0.55))
+
+
+def test_noise_stddev_accepts_numpy_scalars():
+    assert noise_stddev(np.int32(99), eta=np.float32(1.0)) == pytest.approx(100**-0.275)

@@ -109,6 +109,11 @@ def test_smoke_mirrored_on_two_logical_cpus_equals_one_device(one_device_run, tm
             'TF_CONFIG needs a "task" object',
         ),
         (["--model=deep_mlp", "--epochs=0"], {}, "--epochs must be >= 1; got 0"),
+        (
+            ["--model=deep_mlp", "--noise_exclude=bn,,gamma"],
+            {},
+            "noise_exclude must be a list of non-empty strings (substrings of variable paths); got ['bn', '', 'gamma']",
+        ),
         (["--model=deep_mlp"], {}, "--workdir is required"),
     ],
 )

@@ -30,6 +30,8 @@ class TrainConfig:
         noise_eta: the noise VARIANCE scale eta of sigma_t^2 = eta / (1 + t)^gamma; 0 disables the noise.
         noise_gamma: the annealing exponent gamma.
         noise_std: if set, a constant noise standard deviation instead of the annealed schedule.
+        noise_exclude: substrings of variable paths whose variables get no noise (e.g. ["batch_normalization",
+            "predictions"]); see `keras_gradnoise.GradientNoiseMixin.exclude_from_gradient_noise`. Default: none.
         clipnorm: clip each gradient tensor to this norm (Keras `clipnorm`), applied before the noise.
         global_clipnorm: clip all gradients jointly to this global norm, applied before the noise.
         epochs: number of epochs.
@@ -49,6 +51,7 @@ class TrainConfig:
     noise_eta: float = 0.0
     noise_gamma: float = 0.55
     noise_std: float | None = None
+    noise_exclude: list[str] = dataclasses.field(default_factory=list)
     clipnorm: float | None = None
     global_clipnorm: float | None = None
     epochs: int = 1
@@ -86,6 +89,13 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer or None; got {value!r}.")
         if self.clipnorm is not None and self.global_clipnorm is not None:
             raise ValueError("Set at most one of clipnorm and global_clipnorm.")
+        if not isinstance(self.noise_exclude, list) or not all(
+            isinstance(name, str) and name for name in self.noise_exclude
+        ):
+            raise ValueError(
+                f"noise_exclude must be a list of non-empty strings (substrings of variable paths); got "
+                f"{self.noise_exclude!r}."
+            )
         return self
 
     def to_json(self) -> str:
@@ -98,6 +108,18 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"Unknown TrainConfig fields {sorted(unknown)}.")
         return cls(**data)
+
+    @classmethod
+    def with_defaults(cls, recorded: dict[str, Any]) -> dict[str, Any]:
+        """A config dict recorded by an older version (config.json, results.json) with the fields added since
+        filled in with their defaults, so that it compares equal to the same config written now."""
+        filled = dict(recorded)
+        for field in dataclasses.fields(cls):
+            if field.name not in filled and field.default_factory is not dataclasses.MISSING:
+                filled[field.name] = field.default_factory()
+            elif field.name not in filled and field.default is not dataclasses.MISSING:
+                filled[field.name] = field.default
+        return filled
 
 
 _FIELD_NAMES = frozenset(field.name for field in dataclasses.fields(TrainConfig))

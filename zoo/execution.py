@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
+from zoo.config import TrainConfig
 from zoo.planning import Run
 from zoo.worker import BOOTSTRAP, Trainer, execute, last_line, trainer_path
 
@@ -321,6 +322,8 @@ def _check_same_config(run: Run) -> None:
     """A finished run is reused only if it ran the planned config; anything else would mix sweeps silently."""
     with open(run.results_path) as f:
         recorded = json.load(f).get("config")
+    if isinstance(recorded, dict):  # a field added since the run was recorded counts as its default
+        recorded = TrainConfig.with_defaults(recorded)
     planned = json.loads(run.config.to_json())
     if recorded != planned:
         differing = sorted(

@@ -11,15 +11,16 @@ import json
 import os
 from typing import Any
 
+from zoo import resources
 from zoo.datasets import sha256_file
 
 DEFAULT_PRESET = "default"
 
 
 def saved_models_dir() -> str:
-    """$KERAS_GRADNOISE_SAVED_MODELS, else the repository's saved_models/ folder."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.environ.get("KERAS_GRADNOISE_SAVED_MODELS", os.path.join(here, "saved_models"))
+    """$KERAS_GRADNOISE_SAVED_MODELS, else the installed package's zoo/saved_models/, else the checkout's
+    saved_models/ folder (see zoo/resources.py)."""
+    return resources.saved_models_dir()
 
 
 def presets(name: str, root: str | None = None) -> list[str]:

@@ -43,7 +43,8 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> 
 
     Args:
         config: gives the optimizer name and kwargs, the learning rate and its step decay, the noise (eta, gamma
-            or a constant std; eta 0 and no std means no noise), clipping and the noise seed (`config.seed`).
+            or a constant std; eta 0 and no std means no noise), the variables kept noiseless
+            (`config.noise_exclude`), clipping and the noise seed (`config.seed`).
         steps_per_epoch: needed when `config.lr_decay_every_epochs` is set, to turn epochs into steps.
 
     Returns:
@@ -75,7 +76,7 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> 
     else:
         # eta=0 must be passed explicitly: keras_gradnoise's default eta is 0.01, not "off".
         noise = {"eta": config.noise_eta, "gamma": config.noise_gamma}
-    return noisy_class(
+    optimizer = noisy_class(
         learning_rate=learning_rate,
         clipnorm=config.clipnorm,
         global_clipnorm=config.global_clipnorm,
@@ -83,6 +84,9 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> 
         **noise,
         **config.optimizer_kwargs,
     )
+    if config.noise_exclude:
+        optimizer.exclude_from_gradient_noise(var_names=config.noise_exclude)
+    return optimizer
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -206,7 +210,7 @@ def _check_workdir(workdir: str, config: TrainConfig, resume: bool, write: bool)
             # Killed before its first write, or never started: a preemptible job always passing --resume starts.
             return None
         with open(config_path) as f:
-            saved = json.load(f)
+            saved = TrainConfig.with_defaults(json.load(f))  # a field added since then counts as its default
         current = json.loads(config.to_json())
         differing = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
         if (

@@ -12,12 +12,13 @@ import os
 import keras
 import numpy as np
 
+from zoo import resources
 from zoo.config import TrainConfig
 from zoo.datasets import DataError, MNISTData, load_mnist, mnist_content_md5, read_mnist_npz
 from zoo.registry import TaskData
 
 # The shipped test fixture: the first 300 training and the first 100 test images of the official MNIST.
-FIXTURE_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "mnist_tiny.npz")
+FIXTURE_PATH = resources.fixture_path("mnist_tiny.npz")
 SOURCES: tuple[str, ...] = ("mnist", "fixture")
 DATA_KWARGS: frozenset[str] = frozenset({"source", "train_size"})
 
@@ -40,8 +41,8 @@ def load_source(source: str, data_dir: str | None) -> MNISTData:
         path = os.path.normpath(FIXTURE_PATH)
         if not os.path.exists(path):
             raise DataError(
-                f"The MNIST test fixture {path} is missing (it ships in the source tree, not "
-                f"in installed packages). Use data_kwargs source='mnist' with --data_dir instead."
+                f"The MNIST test fixture {path} is missing (it ships in the source tree and in wheels built "
+                f"from it). Use data_kwargs source='mnist' with --data_dir instead."
             )
         arrays = read_mnist_npz(path)
         return MNISTData(

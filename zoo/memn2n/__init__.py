@@ -16,16 +16,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo import datasets, rows
+from zoo import datasets, resources, rows
 from zoo.config import TrainConfig
 from zoo.registry import ReproductionSpec, Setting, TaskData, ZooEntry
 
 from . import babi, configs
 from .model import LinearStart, MemoryNetwork, build_model
 
-FIXTURE_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "tests", "fixtures", "babi"
-)
+FIXTURE_DIR = resources.fixture_path("babi")
 
 DATA_DEFAULTS: dict[str, Any] = {
     "tasks": [1],

@@ -1,0 +1,86 @@
+"""TrainConfig fields added after runs were recorded: `noise_exclude` reaches the optimizer, and a config recorded
+without a newer field counts as that field's default when a finished run is reused or a run is resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from zoo import execution
+from zoo.config import TrainConfig
+from zoo.planning import Run
+
+
+def _old_recorded(config: TrainConfig) -> dict:
+    """`config` as a version without the `noise_exclude` field wrote it."""
+    recorded = json.loads(config.to_json())
+    del recorded["noise_exclude"]
+    return recorded
+
+
+def _run_with_results(tmp_path, planned: TrainConfig, recorded: dict) -> Run:
+    workdir = str(tmp_path / "run")
+    os.makedirs(workdir)
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+        json.dump({"config": recorded, "metrics": {}}, f)
+    return Run(setting="s", restart=0, config=planned, workdir=workdir)
+
+
+def test_noise_exclude_defaults_to_none_and_is_validated():
+    assert TrainConfig(model="m").noise_exclude == []
+    TrainConfig(model="m", noise_exclude=["gamma", "beta"]).validate()
+    for bad in ("gamma", ["gamma", ""], [3]):
+        with pytest.raises(ValueError, match="noise_exclude must be a list of non-empty strings"):
+            TrainConfig(model="m", noise_exclude=bad).validate()
+
+
+def test_with_defaults_fills_only_missing_fields():
+    config = TrainConfig(model="m", noise_eta=0.3)
+    recorded = _old_recorded(config)
+    assert "noise_exclude" not in recorded
+    assert TrainConfig.with_defaults(recorded) == json.loads(config.to_json())
+    changed = dict(recorded, noise_exclude=["bn"])
+    assert TrainConfig.with_defaults(changed)["noise_exclude"] == ["bn"]
+
+
+def test_a_finished_run_recorded_before_the_field_existed_is_reused(tmp_path):
+    planned = TrainConfig(model="m", noise_eta=0.01, epochs=2)
+    run = _run_with_results(tmp_path, planned, _old_recorded(planned))
+    execution._check_same_config(run)  # no error: the missing field is its default
+
+
+def test_a_finished_run_with_another_exclusion_is_refused(tmp_path):
+    planned = TrainConfig(model="m", noise_eta=0.01, noise_exclude=["bn"])
+    run = _run_with_results(tmp_path, planned, _old_recorded(planned))
+    with pytest.raises(ValueError, match=r"different config \(fields noise_exclude differ\)"):
+        execution._check_same_config(run)
+
+
+def test_resume_accepts_a_config_json_written_before_the_field_existed(tmp_path):
+    from zoo.training import _check_workdir
+
+    config = TrainConfig(model="m", noise_eta=0.01, epochs=2)
+    with open(tmp_path / "config.json", "w") as f:
+        json.dump(_old_recorded(config), f)
+    assert _check_workdir(str(tmp_path), config, resume=True, write=True) is None
+    assert _check_workdir(str(tmp_path), config.replace(epochs=5), resume=True, write=True) == 2
+    with pytest.raises(ValueError, match="noise_exclude: saved \\[\\], now \\['bn'\\]"):
+        _check_workdir(str(tmp_path), config.replace(noise_exclude=["bn"]), resume=True, write=True)
+
+
+def test_build_optimizer_excludes_the_configured_names():
+    import keras
+
+    from zoo.training import build_optimizer
+
+    config = TrainConfig(model="m", optimizer="sgd", noise_eta=0.01, noise_exclude=["bn/", "predictions"])
+    optimizer = build_optimizer(config)
+    variables = []
+    for scope in ("hidden", "bn", "predictions"):
+        with keras.name_scope(scope):
+            variables.append(keras.Variable(0.0, name="kernel" if scope != "bn" else "gamma"))
+    assert [optimizer.uses_gradient_noise(v) for v in variables] == [True, False, False]
+    assert optimizer.get_config()["noise_exclude"]["var_names"] == ["bn/", "predictions"]
+    assert build_optimizer(config.replace(noise_exclude=[])).get_config()["noise_exclude"] is None

@@ -1,0 +1,75 @@
+"""Registers every zoo model class (and its layers, losses, metrics) with Keras, so that after `import zoo` a
+plain `keras.saving.load_model("<workdir>/model.keras")` finds them, without `zoo.get(name)` first.
+
+The classes are registered by importing each family's `model` module, which needs Keras. `import zoo` must stay
+cheap (train.py checks its flags before TensorFlow loads), so it does not import Keras itself: if Keras is already
+imported, `register_on_keras_import` registers at once; otherwise it registers right after Keras' own import
+finishes, through a one-shot import hook on the top-level `keras` module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from zoo.registry import _MODULES
+
+# The `model` module of every family of the zoo (e.g. "zoo.deep_mlp.model"), fixed when zoo is imported.
+MODEL_MODULES: tuple[str, ...] = tuple(sorted({f"{module}.model" for module in _MODULES.values()}))
+
+
+def register_model_classes() -> None:
+    """Imports keras_gradnoise (the noisy optimizers and schedules a compiled model's optimizer names) and every
+    family's model module; each registers its classes with Keras when imported."""
+    importlib.import_module("keras_gradnoise")
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+
+
+def _register_or_warn() -> None:
+    # Each module on its own, and never an exception: a failure must not break the user's `import keras`.
+    for module in ("keras_gradnoise", *MODEL_MODULES):
+        try:
+            importlib.import_module(module)
+        except Exception as error:
+            warnings.warn(
+                f"zoo could not register the classes of {module} with Keras ({type(error).__name__}: {error}); "
+                "keras.saving.load_model will not find them.",
+                stacklevel=2,
+            )
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs `callback` once, right after the module `name` has been executed by its normal loader."""
+
+    def __init__(self, name: str, callback: Callable[[], None]):
+        self.name, self.callback = name, callback
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)  # one shot; also lets the lookup below find the real spec
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        execute, callback = spec.loader.exec_module, self.callback
+
+        def exec_module(module: Any) -> None:
+            execute(module)
+            callback()
+
+        spec.loader.exec_module = exec_module  # this spec's own loader object
+        return spec
+
+
+def register_on_keras_import() -> None:
+    """Registers the model classes now if Keras is imported, else right after Keras' import (see above)."""
+    if "keras" in sys.modules:
+        _register_or_warn()
+    elif not any(isinstance(finder, _AfterImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport("keras", _register_or_warn))
