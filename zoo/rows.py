@@ -20,12 +20,12 @@ value contradicts its row, e.g. because a command-line override changed an axis.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from keras_gradnoise.optimizers import DEFAULT_GAMMA
 
-NOISE_AXES: tuple[str, ...] = ("noise_eta", "noise_gamma", "noise_std")
+NOISE_AXES: tuple[str, ...] = ("noise_eta", "noise_gamma", "noise_std", "noise_exclude")
 CLIPPING_AXES: tuple[str, ...] = ("clipnorm", "global_clipnorm")
 COMMON_AXES: tuple[str, ...] = NOISE_AXES + CLIPPING_AXES
 PER_RESTART = "per_restart"
@@ -33,21 +33,22 @@ PER_RESTART = "per_restart"
 
 def no_noise() -> dict[str, Any]:
     """The noise axes of a row without gradient noise."""
-    return {"noise_eta": 0.0, "noise_gamma": DEFAULT_GAMMA, "noise_std": None}
+    return {"noise_eta": 0.0, "noise_gamma": DEFAULT_GAMMA, "noise_std": None, "noise_exclude": []}
 
 
-def annealed_noise(eta: float, gamma: float = DEFAULT_GAMMA) -> dict[str, Any]:
-    """The noise axes of a row with sigma_t^2 = eta / (1 + t)^gamma."""
+def annealed_noise(eta: float, gamma: float = DEFAULT_GAMMA, exclude: Sequence[str] = ()) -> dict[str, Any]:
+    """The noise axes of a row with sigma_t^2 = eta / (1 + t)^gamma, kept off the variables whose paths
+    contain one of `exclude` (e.g. ("gamma", "beta") for BatchNorm)."""
     if not eta > 0:
         raise ValueError(f"annealed_noise needs eta > 0 (use no_noise() for none); got {eta!r}.")
-    return {"noise_eta": eta, "noise_gamma": gamma, "noise_std": None}
+    return {"noise_eta": eta, "noise_gamma": gamma, "noise_std": None, "noise_exclude": list(exclude)}
 
 
-def constant_noise(std: float) -> dict[str, Any]:
+def constant_noise(std: float, exclude: Sequence[str] = ()) -> dict[str, Any]:
     """The noise axes of a row with a constant noise standard deviation."""
     if not std > 0:
         raise ValueError(f"constant_noise needs std > 0 (use no_noise() for none); got {std!r}.")
-    return {"noise_eta": 0.0, "noise_gamma": DEFAULT_GAMMA, "noise_std": std}
+    return {"noise_eta": 0.0, "noise_gamma": DEFAULT_GAMMA, "noise_std": std, "noise_exclude": list(exclude)}
 
 
 def clipping(global_norm: float | None = None, norm: float | None = None) -> dict[str, Any]:
