@@ -236,6 +236,34 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def read_scalars(log_dir: str) -> dict[str, dict[str, list[float]]]:
+    """The scalars of a TensorBoard log directory, read from its event files with TensorFlow's own reader.
+
+    Returns:
+        run (a subdirectory: "train", "validation") -> tag -> the values at steps 0, 1, 2, ... (each step exactly
+        once, as float32).
+    """
+    import tensorflow as tf
+
+    found: dict[str, dict[str, dict[int, float]]] = {}
+    for run in sorted(os.listdir(log_dir)):
+        for name in sorted(os.listdir(os.path.join(log_dir, run))):
+            if "tfevents" not in name:
+                continue
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(log_dir, run, name)):
+                for value in event.summary.value:
+                    number = tf.make_ndarray(value.tensor) if value.HasField("tensor") else value.simple_value
+                    steps = found.setdefault(run, {}).setdefault(value.tag, {})
+                    assert event.step not in steps, f"{run}/{value.tag} logged twice at step {event.step}"
+                    steps[event.step] = np.float32(number)
+    scalars: dict[str, dict[str, list[float]]] = {}
+    for run, tags in found.items():
+        for tag, steps in tags.items():
+            assert sorted(steps) == list(range(len(steps))), f"{run}/{tag} steps {sorted(steps)}"
+            scalars.setdefault(run, {})[tag] = [steps[step] for step in range(len(steps))]
+    return scalars
+
+
 def load_weights(path: str) -> list[np.ndarray]:
     """The weights of a saved `.keras` model, as numpy arrays."""
     import keras_gradnoise  # noqa: F401
