@@ -21,9 +21,11 @@ import math
 import sys
 import zipfile
 
+import keras
 import numpy as np
 import pytest
 
+import keras_gradnoise  # noqa: F401 (registers the noisy optimizers for loading model.keras)
 from tests import helpers, sweep_helpers
 from zoo.config import TrainConfig
 
@@ -189,7 +191,7 @@ def test_epochs_steps_and_batch_size_set_the_run_length_and_batches(cli_runs, na
     # Steps 0 .. --steps-1 of epochs 0 .. --epochs-1 were drawn, each of --batch_size rows.
     grid = {(epoch, step) for epoch in range(flags["epochs"]) for step in range(flags["steps"])}
     assert batches == {key: flags["batch_size"] for key in grid}
-    model = helpers.keras.saving.load_model(str(workdir / "model.keras"))
+    model = keras.saving.load_model(str(workdir / "model.keras"))
     assert int(model.optimizer.iterations) == updates
     assert int(np.asarray(model.optimizer.noise_step)) == updates
     # The noise RNG's key is --seed.
@@ -223,8 +225,6 @@ def test_tensorboard_events_equal_the_history_in_results_json(cli_runs, name):
 
 def test_staircase_lr_decay_takes_the_hand_computed_values():
     """lr 0.2, x0.3 every 2 epochs of 5 steps: 0.2 for steps 0-9, 0.06 for 10-19, 0.018 for 20-29, 0.0054 ..."""
-    import keras
-
     from zoo.training import build_optimizer
 
     config = TrainConfig(
@@ -259,7 +259,7 @@ def test_lr_decay_counts_the_steps_flag_not_the_data_length(tmp_path, monkeypatc
         epochs=2, steps_per_epoch=3, lr_decay_every_epochs=1, lr_decay_factor=0.5, noise_eta=0.0
     )
     train_and_evaluate(config, str(tmp_path), verbose=0)
-    model = helpers.keras.saving.load_model(str(tmp_path / "model.keras"))
+    model = keras.saving.load_model(str(tmp_path / "model.keras"))
     assert int(model.optimizer.iterations) == 6
     assert float(model.optimizer.learning_rate) == pytest.approx(0.025, rel=1e-6)
     schedule = _archive_json(tmp_path / "model.keras")["compile_config"]["optimizer"]["config"][
