@@ -8,12 +8,10 @@ the real models' pace and size; the shared model tests run the real registry.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import warnings
 from typing import Any
 
 import keras
@@ -251,26 +249,15 @@ def train_command(*flags: str, tiny: bool = False) -> list[str]:
     return [sys.executable, os.path.join(REPO, "train.py"), *flags]
 
 
-# TensorFlow 2.21 has crashed a train.py child with SIGSEGV inside Keras' epoch-iterator reset, rarely and only
-# with the machine under heavy load (2 of about 40 runs here; 0 of 24 when reproduced on purpose). One retry of a
-# child killed by SIGSEGV/SIGABRT keeps that upstream crash from failing the suite; any other failure is reported.
-_CRASH_SIGNALS = (-signal.SIGSEGV, -signal.SIGABRT)
-
-
 def run(argv: list[str], timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
-    """Runs argv from the repo root and returns the completed process (text output)."""
-    for attempt in range(2):
-        process = subprocess.run(
-            argv, cwd=REPO, env=subprocess_env(**env), capture_output=True, text=True, timeout=timeout
-        )
-        if process.returncode not in _CRASH_SIGNALS or attempt == 1:
-            return process
-        warnings.warn(f"{argv[1:3]} crashed with signal {-process.returncode}; retrying once.", stacklevel=2)
-        workdirs = [arg.split("=", 1)[1] for arg in argv if arg.startswith("--workdir=")]
-        if "--resume" not in argv:  # the crashed attempt's files would make train.py refuse the workdir
-            for workdir in workdirs:
-                shutil.rmtree(workdir, ignore_errors=True)
-    return process
+    """Runs argv from the repo root and returns the completed process (text output).
+
+    A child that crashes (SIGSEGV, SIGABRT) fails the test like any other failure: no retry. (TensorFlow 2.21's
+    oneDNN kernels have crashed tiny runs here; conftest.py turns them off for every child.)
+    """
+    return subprocess.run(
+        argv, cwd=REPO, env=subprocess_env(**env), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def free_ports(count: int) -> list[int]:
@@ -283,6 +270,34 @@ def free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def read_scalars(log_dir: str) -> dict[str, dict[str, list[float]]]:
+    """The scalars of a TensorBoard log directory, read from its event files with TensorFlow's own reader.
+
+    Returns:
+        run (a subdirectory: "train", "validation") -> tag -> the values at steps 0, 1, 2, ... (each step exactly
+        once, as float32).
+    """
+    import tensorflow as tf
+
+    found: dict[str, dict[str, dict[int, float]]] = {}
+    for run in sorted(os.listdir(log_dir)):
+        for name in sorted(os.listdir(os.path.join(log_dir, run))):
+            if "tfevents" not in name:
+                continue
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(log_dir, run, name)):
+                for value in event.summary.value:
+                    number = tf.make_ndarray(value.tensor) if value.HasField("tensor") else value.simple_value
+                    steps = found.setdefault(run, {}).setdefault(value.tag, {})
+                    assert event.step not in steps, f"{run}/{value.tag} logged twice at step {event.step}"
+                    steps[event.step] = np.float32(number)
+    scalars: dict[str, dict[str, list[float]]] = {}
+    for run, tags in found.items():
+        for tag, steps in tags.items():
+            assert sorted(steps) == list(range(len(steps))), f"{run}/{tag} steps {sorted(steps)}"
+            scalars.setdefault(run, {})[tag] = [steps[step] for step in range(len(steps))]
+    return scalars
 
 
 def load_weights(path: str) -> list[np.ndarray]:

@@ -65,6 +65,23 @@ def dying_trainer(config: TrainConfig, workdir: str, **kwargs: Any) -> dict[str,
     return {}
 
 
+def failing_trainer(config: TrainConfig, workdir: str, **kwargs: Any) -> dict[str, Any]:
+    """Raises for seed 1 (a run that fails inside Python, as a diverged or buggy run does); else finishes at once
+    with test_accuracy 0.5 + 0.01 * seed."""
+    if config.seed == 1:
+        raise RuntimeError("failed on purpose for seed 1")
+    os.makedirs(workdir, exist_ok=True)
+    results = {
+        "config": json.loads(config.to_json()),
+        "metrics": {"test_accuracy": 0.5 + 0.01 * config.seed},
+        "history": {"val_accuracy": [0.5]},
+        "wall_seconds": 0.0,
+    }
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+        json.dump(results, f)
+    return results
+
+
 def _mean(results: list[dict[str, Any]]) -> dict[str, float]:
     values = [r["metrics"]["test_accuracy"] for r in results]
     return {"mean": sum(values) / len(values)}

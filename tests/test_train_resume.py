@@ -107,13 +107,18 @@ def test_fresh_run_refuses_a_used_workdir(tmp_path):
         train_and_evaluate(_config(epochs=1), str(tmp_path), verbose=0)
 
 
-def test_resume_continues_a_finished_run_to_more_epochs_only_via_same_config(tmp_path):
+def test_resume_of_a_finished_run_with_the_same_config_trains_no_further(tmp_path):
+    """Resuming a finished run with its own config is a no-op; test_train_extend.py extends runs with more epochs."""
     from zoo.training import train_and_evaluate
 
     first = train_and_evaluate(_config(epochs=2), str(tmp_path), verbose=0)
+    trained = _weights(str(tmp_path / "model.keras"))
     again = train_and_evaluate(_config(epochs=2), str(tmp_path), verbose=0, resume=True)
     assert again["resumed_from"] == {"epoch": 2, "step": 0}
-    assert again["history"] == first["history"]
+    assert again["history"] == first["history"] and len(again["history"]["loss"]) == 2
+    assert again["metrics"] == first["metrics"] and again["extended_from_epochs"] is None
+    assert_weights_equal(trained, _weights(str(tmp_path / "model.keras")))
+    assert not (tmp_path / "extensions.json").exists()
 
 
 def test_resume_into_a_workdir_without_a_run_starts_from_the_beginning(tmp_path):
