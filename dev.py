@@ -41,7 +41,8 @@ RUN_COMMAND = [
 TEST_COMMANDS = [
     ["ruff", "check", "."],
     ["ruff", "format", "--check", "."],
-    ["pytest", "-n", "2", "-q", "-p", "no:cacheprovider"],
+    # loadfile: a file's tests share one worker, so module fixtures (smoke runs, subprocess sweeps) run once.
+    ["pytest", "-n", "2", "--dist", "loadfile", "-q", "-p", "no:cacheprovider"],
 ]
 
 
