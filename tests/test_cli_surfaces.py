@@ -37,6 +37,7 @@ ANNEALED = {
     "noise_eta": 0.037,
     "noise_gamma": 0.71,
     "clipnorm": 0.77,
+    "noise_exclude": "bias,classifier",
     "batch_size": 7,
     "seed": 13,
     "epochs": 4,
@@ -61,6 +62,7 @@ EXPECTED_CONFIG = {
         "noise_eta": 0.037,
         "noise_gamma": 0.71,
         "noise_std": None,
+        "noise_exclude": ["bias", "classifier"],
         "clipnorm": 0.77,
         "global_clipnorm": None,
         "batch_size": 7,
@@ -74,6 +76,7 @@ EXPECTED_CONFIG = {
         "noise_eta": 0.0,
         "noise_gamma": 0.55,
         "noise_std": 0.021,
+        "noise_exclude": [],
         "clipnorm": None,
         "global_clipnorm": 1.9,
         "batch_size": 5,
@@ -90,6 +93,7 @@ EXPECTED_OPTIMIZER = {
         "eta": 0.037,
         "gamma": 0.71,
         "noise_std": None,
+        "noise_exclude": {"var_names": ["bias", "classifier"], "var_paths": []},
         "clipnorm": 0.77,
         "global_clipnorm": None,
         "seed": 13,
@@ -100,6 +104,7 @@ EXPECTED_OPTIMIZER = {
         "eta": None,
         "gamma": None,
         "noise_std": 0.021,
+        "noise_exclude": None,
         "clipnorm": None,
         "global_clipnorm": 1.9,
         "seed": 29,
@@ -409,9 +414,9 @@ def test_reproduce_py_list_prints_every_row_with_the_papers_numbers(reproduce_py
     # The sleeper entry's two rows, by hand.
     assert listed[sweep_helpers.NAME]["stdout"].splitlines() == [
         "plain: paper {'mean': 0.5}; overrides {'noise_eta': 0.0, 'noise_gamma': 0.55, 'noise_std': None, "
-        "'global_clipnorm': None, 'clipnorm': None}",
+        "'noise_exclude': [], 'global_clipnorm': None, 'clipnorm': None}",
         "noise: paper {'mean': 0.6}; overrides {'noise_eta': 0.01, 'noise_gamma': 0.55, 'noise_std': None, "
-        "'global_clipnorm': None, 'clipnorm': None}",
+        "'noise_exclude': [], 'global_clipnorm': None, 'clipnorm': None}",
     ]
     for model in models:
         printed = {}

@@ -116,6 +116,7 @@ TABLE1 = ReproductionSpec(
             "exp1_simple_noclip",
             "exp2_simple_clip100",
             "exp3_simple_clip10",
+            "exp4_rw_clip10",
             "exp5_he_clip10",
             "exp6_zero_clip10",
         )
