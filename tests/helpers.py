@@ -206,7 +206,7 @@ def register_tiny() -> None:
     """Adds the tiny entry to the zoo registry of this process."""
     from zoo import registry
 
-    registry._MODULES[TINY] = "tests.helpers"
+    registry.register(TINY, "tests.helpers")
 
 
 def run_train_py() -> None:

@@ -43,14 +43,7 @@ def sleeping_trainer(
     with open(os.path.join(workdir, "config.json"), "w") as f:
         f.write(config.to_json())
     time.sleep(float(os.environ.get(SECONDS_ENV, "60")))
-    results = {
-        "config": json.loads(config.to_json()),
-        "metrics": {"test_accuracy": 0.5 + 0.01 * config.seed},
-        "history": {"val_accuracy": [0.5]},
-        "wall_seconds": 0.0,
-    }
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f)
+    results = _write_results(config, workdir)
     _log("done", workdir)
     return results
 
@@ -70,6 +63,11 @@ def failing_trainer(config: TrainConfig, workdir: str, **kwargs: Any) -> dict[st
     with test_accuracy 0.5 + 0.01 * seed."""
     if config.seed == 1:
         raise RuntimeError("failed on purpose for seed 1")
+    return _write_results(config, workdir)
+
+
+def _write_results(config: TrainConfig, workdir: str) -> dict[str, Any]:
+    """A results.json like zoo.training's, with test_accuracy 0.5 + 0.01 * seed."""
     os.makedirs(workdir, exist_ok=True)
     results = {
         "config": json.loads(config.to_json()),
@@ -112,7 +110,7 @@ def run_reproduce_py() -> None:
     """reproduce.py's command line with the sleeper entry registered."""
     from zoo import registry
 
-    registry._MODULES[NAME] = "tests.sweep_helpers"
+    registry.register(NAME, "tests.sweep_helpers")
     sys.argv[0] = "reproduce.py"
     sys.path.insert(0, REPO)
     import reproduce

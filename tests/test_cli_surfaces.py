@@ -142,7 +142,7 @@ def cli_runs(tmp_path_factory):
 
     done = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(registry._MODULES, helpers.TINY, "tests.helpers")
+        registry.register(helpers.TINY, "tests.helpers")
         patch.setattr(training.EpochView, "__getitem__", spy)
         for name, values in (("annealed", ANNEALED), ("constant", CONSTANT)):
             workdir = tmp_path_factory.mktemp(name)
@@ -254,12 +254,11 @@ def test_staircase_lr_decay_takes_the_hand_computed_values():
         build_optimizer(config)
 
 
-def test_lr_decay_counts_the_steps_flag_not_the_data_length(tmp_path, monkeypatch):
+@pytest.mark.usefixtures("tiny_registered")
+def test_lr_decay_counts_the_steps_flag_not_the_data_length(tmp_path):
     """2 epochs of --steps=3 (the data has 6 batches) decayed x0.5 per epoch: lr 0.1 * 0.5**2 after 6 updates."""
-    from zoo import registry
     from zoo.training import train_and_evaluate
 
-    monkeypatch.setitem(registry._MODULES, helpers.TINY, "tests.helpers")
     config = helpers._smoke().replace(
         epochs=2, steps_per_epoch=3, lr_decay_every_epochs=1, lr_decay_factor=0.5, noise_eta=0.0
     )
@@ -279,7 +278,7 @@ import contextlib, io, json, sys
 from absl import flags
 from tests import sweep_helpers
 from zoo import registry
-registry._MODULES[sweep_helpers.NAME] = "tests.sweep_helpers"
+registry.register(sweep_helpers.NAME, "tests.sweep_helpers")
 import reproduce
 results = []
 for argv in json.loads(sys.argv[1]):

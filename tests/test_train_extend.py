@@ -10,12 +10,7 @@ import pytest
 from tests import helpers
 from zoo.config import TrainConfig
 
-
-@pytest.fixture(autouse=True)
-def _tiny_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo import registry
-
-    monkeypatch.setitem(registry._MODULES, helpers.TINY, "tests.helpers")
+pytestmark = pytest.mark.usefixtures("tiny_registered")
 
 
 def _config(**changes: object) -> TrainConfig:

@@ -147,6 +147,22 @@ class ZooEntry:
         return self.configs[name]()
 
 
+def register(name: str, module: str) -> None:
+    """Registers `module` (an importable module defining ENTRY or ENTRIES) under `name`, e.g. a test's model.
+
+    Raises:
+        ValueError: `name` is already registered to another module.
+    """
+    if _MODULES.get(name, module) != module:
+        raise ValueError(f"Model name {name!r} is already registered to {_MODULES[name]}.")
+    _MODULES[name] = module
+
+
+def unregister(name: str) -> None:
+    """Removes a registration made with `register` (nothing happens for an unknown name)."""
+    _MODULES.pop(name, None)
+
+
 def names() -> list[str]:
     """The registered model names, sorted."""
     return sorted(_MODULES)
