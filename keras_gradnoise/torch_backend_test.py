@@ -1,7 +1,7 @@
 """The torch backend, in a subprocess: the generator's int64 form gives the bits of the plain-Python reference
 (and so TensorFlow's and JAX's numbers), and the noisy optimizers keep their guarantees inside Keras' torch fit.
 
-Needs torch in the environment (`pip install torch==2.13.0`, the CPU build); without it these tests are skipped.
+Needs torch (the CPU build, torch==2.13.0, is in the test extras): a missing torch fails, it does not skip.
 The int64 form itself is also checked on TensorFlow by rng_test.py, which always runs.
 """
 
@@ -103,8 +103,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def torch_results():
-    if importlib.util.find_spec("torch") is None:
-        pytest.skip("torch is not installed here (pip install torch==2.13.0)")
+    assert importlib.util.find_spec("torch") is not None, "torch is missing: pip install -e .[test]"
     env = dict(os.environ, KERAS_BACKEND="torch")
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
