@@ -1,13 +1,11 @@
 """The same guarantees on the JAX backend (the lent GPU machines have JAX, not TensorFlow), in a subprocess."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+
+from keras_gradnoise.testing import run_backend_script
 
 SCRIPT = textwrap.dedent(
     """
@@ -81,13 +79,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def jax_results():
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert result.returncode == 0 and lines, result.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT ") :])
+    return run_backend_script(SCRIPT, "jax")
 
 
 def test_jax_noise_variance(jax_results):

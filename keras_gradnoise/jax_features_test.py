@@ -2,13 +2,11 @@
 from the noise, and the GatedNoise gate written by NoiseGateCallback (at epoch ends and mid-epoch, where JAX's fit
 keeps the variables in its own state), saved and resumed."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+
+from keras_gradnoise.testing import run_backend_script
 
 SCRIPT = textwrap.dedent(
     """
@@ -111,13 +109,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def jax_results():
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert result.returncode == 0 and lines, result.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT ") :])
+    return run_backend_script(SCRIPT, "jax")
 
 
 def test_jax_excluded_variables_get_the_noiseless_update(jax_results):

@@ -6,6 +6,10 @@ NaN would compare "equal". Every comparison of weights here first asserts that a
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,3 +54,17 @@ def weights_mismatch(
     except AssertionError as error:
         return str(error) or "weights differ"
     return ""
+
+
+def run_backend_script(script: str, backend: str, timeout: float = 600) -> dict[str, Any]:
+    """Runs `script` in a fresh Python process with KERAS_BACKEND=`backend` (JAX on its CPU) and returns the JSON
+    it printed on its last line that starts with "RESULT "; a failed process fails with its stderr's tail."""
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    if backend == "jax":
+        env["JAX_PLATFORMS"] = "cpu"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=timeout
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT ") :])

@@ -6,16 +6,13 @@ The int64 form itself is also checked on TensorFlow by rng_test.py, which always
 """
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
 from keras_gradnoise.rng_test import py_bits
+from keras_gradnoise.testing import run_backend_script
 
 SCRIPT = textwrap.dedent(
     """
@@ -104,13 +101,7 @@ SCRIPT = textwrap.dedent(
 @pytest.fixture(scope="module")
 def torch_results():
     assert importlib.util.find_spec("torch") is not None, "torch is missing: pip install -e .[test]"
-    env = dict(os.environ, KERAS_BACKEND="torch")
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    assert result.returncode == 0 and lines, result.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT ") :])
+    return run_backend_script(SCRIPT, "torch")
 
 
 def test_torch_bits_equal_the_plain_python_generator(torch_results):
