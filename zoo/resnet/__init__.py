@@ -88,6 +88,15 @@ def _settings(rows_: list[tuple[float, float | None, float, float]]) -> tuple[Se
                 {MEAN: dropout_noisy},
             )
         )
+        if index == 0:
+            # Not in the seed: the same noise kept off BatchNorm's gamma/beta, and also off the classifier (noise
+            # on the conv kernels only). With momentum 0.9 the noise's random walk wrecks those small, scale-
+            # sensitive groups while the scale-invariant conv kernels absorb it (docs/resnet.md).
+            for suffix, exclude in (("nobn", ("gamma", "beta")), ("convonly", ("gamma", "beta", "logits"))):
+                excluded = rows.annealed_noise(eta, exclude=exclude)
+                settings.append(
+                    Setting(f"eta{eta}_noise_{suffix}", {**excluded, **clip}, {}, requires=no_dropout)
+                )
     return tuple(settings)
 
 
