@@ -69,6 +69,9 @@ def summarize_accuracy(results: list[dict[str, Any]]) -> dict[str, float]:
     return {MEAN: statistics.fmean(values), STD: spread, BEST: max(values)}
 
 
+MOMENTUM = 0.9  # the configs' SGD momentum (zoo/resnet/configs.py)
+
+
 def _settings(rows_: list[tuple[float, float | None, float, float]]) -> tuple[Setting, ...]:
     """(eta, no-noise, noise, dropout+noise) paper numbers -> the settings; the no-noise row is shared."""
     settings = []
@@ -97,6 +100,11 @@ def _settings(rows_: list[tuple[float, float | None, float, float]]) -> tuple[Se
                 settings.append(
                     Setting(f"eta{eta}_noise_{suffix}", {**excluded, **clip}, {}, requires=no_dropout)
                 )
+            # Momentum m sums the noise of ~1/(1-m) steps into each update: eta (1-m)^2 gives the update the noise
+            # variance plain SGD would have had at eta (m = 0.9 in the configs).
+            scaled = round(eta * (1 - MOMENTUM) ** 2, 10)
+            noise = rows.annealed_noise(scaled)
+            settings.append(Setting(f"eta{scaled:g}_noise", {**noise, **clip}, {}, requires=no_dropout))
     return tuple(settings)
 
 
