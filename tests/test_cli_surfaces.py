@@ -413,9 +413,11 @@ def test_reproduce_py_list_prints_every_row_with_the_papers_numbers(reproduce_py
     # The sleeper entry's two rows, by hand.
     assert listed[sweep_helpers.NAME]["stdout"].splitlines() == [
         "plain: paper {'mean': 0.5}; overrides {'noise_eta': 0.0, 'noise_gamma': 0.55, 'noise_std': None, "
-        "'noise_exclude': [], 'global_clipnorm': None, 'clipnorm': None}",
+        "'noise_exclude': [], 'noise_gate_metric': None, "
+        "'noise_gate_every_steps': None, 'global_clipnorm': None, 'clipnorm': None}",
         "noise: paper {'mean': 0.6}; overrides {'noise_eta': 0.01, 'noise_gamma': 0.55, 'noise_std': None, "
-        "'noise_exclude': [], 'global_clipnorm': None, 'clipnorm': None}",
+        "'noise_exclude': [], 'noise_gate_metric': None, "
+        "'noise_gate_every_steps': None, 'global_clipnorm': None, 'clipnorm': None}",
     ]
     for model in models:
         printed = {}

@@ -32,6 +32,11 @@ class TrainConfig:
         noise_std: if set, a constant noise standard deviation instead of the annealed schedule.
         noise_exclude: substrings of variable paths whose variables get no noise (e.g. ["batch_normalization",
             "predictions"]); see `keras_gradnoise.GradientNoiseMixin.exclude_from_gradient_noise`. Default: none.
+        noise_gate_metric: if set, the noise std is scaled by sqrt(this training metric) of the latest epoch (or of
+            the steps so far, see `noise_gate_every_steps`): `keras_gradnoise.GatedNoise` fed by
+            `NoiseGateCallback`, e.g. "sequence_error" as in the Neural GPU's reference code. Default: no gate.
+        noise_gate_every_steps: with `noise_gate_metric`, update the gate every this many steps instead of at
+            each epoch's end.
         clipnorm: clip each gradient tensor to this norm (Keras `clipnorm`), applied before the noise.
         global_clipnorm: clip all gradients jointly to this global norm, applied before the noise.
         epochs: number of epochs.
@@ -52,6 +57,8 @@ class TrainConfig:
     noise_gamma: float = 0.55
     noise_std: float | None = None
     noise_exclude: list[str] = dataclasses.field(default_factory=list)
+    noise_gate_metric: str | None = None
+    noise_gate_every_steps: int | None = None
     clipnorm: float | None = None
     global_clipnorm: float | None = None
     epochs: int = 1
@@ -89,6 +96,23 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer or None; got {value!r}.")
         if self.clipnorm is not None and self.global_clipnorm is not None:
             raise ValueError("Set at most one of clipnorm and global_clipnorm.")
+        if self.noise_gate_metric is not None and (
+            not isinstance(self.noise_gate_metric, str) or not self.noise_gate_metric
+        ):
+            raise ValueError(
+                f"noise_gate_metric must be a metric name or None; got {self.noise_gate_metric!r}."
+            )
+        gate_steps = self.noise_gate_every_steps
+        if gate_steps is not None and (
+            isinstance(gate_steps, bool) or not isinstance(gate_steps, int) or gate_steps < 1
+        ):
+            raise ValueError(
+                f"noise_gate_every_steps must be a positive integer or None; got {gate_steps!r}."
+            )
+        if gate_steps is not None and self.noise_gate_metric is None:
+            raise ValueError(
+                "noise_gate_every_steps needs noise_gate_metric (the metric that drives the gate)."
+            )
         if not isinstance(self.noise_exclude, list) or not all(
             isinstance(name, str) and name for name in self.noise_exclude
         ):

@@ -23,7 +23,14 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-NOISE_AXES: tuple[str, ...] = ("noise_eta", "noise_gamma", "noise_std", "noise_exclude")
+NOISE_AXES: tuple[str, ...] = (
+    "noise_eta",
+    "noise_gamma",
+    "noise_std",
+    "noise_exclude",
+    "noise_gate_metric",
+    "noise_gate_every_steps",
+)
 CLIPPING_AXES: tuple[str, ...] = ("clipnorm", "global_clipnorm")
 COMMON_AXES: tuple[str, ...] = NOISE_AXES + CLIPPING_AXES
 PER_RESTART = "per_restart"
@@ -34,22 +41,50 @@ DEFAULT_GAMMA = 0.55
 
 def no_noise() -> dict[str, Any]:
     """The noise axes of a row without gradient noise."""
-    return {"noise_eta": 0.0, "noise_gamma": DEFAULT_GAMMA, "noise_std": None, "noise_exclude": []}
+    return {
+        "noise_eta": 0.0,
+        "noise_gamma": DEFAULT_GAMMA,
+        "noise_std": None,
+        "noise_exclude": [],
+        "noise_gate_metric": None,
+        "noise_gate_every_steps": None,
+    }
 
 
-def annealed_noise(eta: float, gamma: float = DEFAULT_GAMMA, exclude: Sequence[str] = ()) -> dict[str, Any]:
+def annealed_noise(
+    eta: float,
+    gamma: float = DEFAULT_GAMMA,
+    exclude: Sequence[str] = (),
+    gate_metric: str | None = None,
+    gate_every_steps: int | None = None,
+) -> dict[str, Any]:
     """The noise axes of a row with sigma_t^2 = eta / (1 + t)^gamma, kept off the variables whose paths
-    contain one of `exclude` (e.g. ("gamma", "beta") for BatchNorm)."""
+    contain one of `exclude` (e.g. ("gamma", "beta") for BatchNorm), scaled by sqrt(`gate_metric`) if given
+    (refreshed every `gate_every_steps` steps, or at each epoch's end)."""
     if not eta > 0:
         raise ValueError(f"annealed_noise needs eta > 0 (use no_noise() for none); got {eta!r}.")
-    return {"noise_eta": eta, "noise_gamma": gamma, "noise_std": None, "noise_exclude": list(exclude)}
+    return {
+        "noise_eta": eta,
+        "noise_gamma": gamma,
+        "noise_std": None,
+        "noise_exclude": list(exclude),
+        "noise_gate_metric": gate_metric,
+        "noise_gate_every_steps": gate_every_steps,
+    }
 
 
 def constant_noise(std: float, exclude: Sequence[str] = ()) -> dict[str, Any]:
     """The noise axes of a row with a constant noise standard deviation."""
     if not std > 0:
         raise ValueError(f"constant_noise needs std > 0 (use no_noise() for none); got {std!r}.")
-    return {"noise_eta": 0.0, "noise_gamma": DEFAULT_GAMMA, "noise_std": std, "noise_exclude": list(exclude)}
+    return {
+        "noise_eta": 0.0,
+        "noise_gamma": DEFAULT_GAMMA,
+        "noise_std": std,
+        "noise_exclude": list(exclude),
+        "noise_gate_metric": None,
+        "noise_gate_every_steps": None,
+    }
 
 
 def clipping(global_norm: float | None = None, norm: float | None = None) -> dict[str, Any]:

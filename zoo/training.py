@@ -72,10 +72,17 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> 
             staircase=True,
         )
     if config.noise_std is not None:
-        noise = {"noise_std": config.noise_std}
+        noise: dict[str, Any] = {"noise_std": config.noise_std}
     else:
         # eta=0 must be passed explicitly: keras_gradnoise's default eta is 0.01, not "off".
         noise = {"eta": config.noise_eta, "gamma": config.noise_gamma}
+    if config.noise_gate_metric is not None:
+        base = (
+            keras_gradnoise.ConstantNoise(config.noise_std)
+            if config.noise_std is not None
+            else keras_gradnoise.AnnealedNoise(config.noise_eta, config.noise_gamma)
+        )
+        noise = {"noise_schedule": keras_gradnoise.GatedNoise(base)}
     optimizer = noisy_class(
         learning_rate=learning_rate,
         clipnorm=config.clipnorm,
@@ -349,7 +356,14 @@ def _train(
 
     saver = checkpoint.CheckpointCallback(workdir, checkpoint_every_steps, history, stateful, write=chief)
     view = EpochView(source, steps, epoch=epoch)
-    callbacks: list[Any] = [EpochSetter(view), keras_gradnoise.NoiseStddevLogger(), *task_callbacks]
+    # The gate is written before the std is logged, so the logged std is the one of the next update. It reads the
+    # compiled metrics' logs (task callbacks run later and may add their own keys, which it cannot read).
+    gate = (
+        [keras_gradnoise.NoiseGateCallback(config.noise_gate_metric, config.noise_gate_every_steps)]
+        if config.noise_gate_metric is not None
+        else []
+    )
+    callbacks: list[Any] = [EpochSetter(view), *gate, keras_gradnoise.NoiseStddevLogger(), *task_callbacks]
     if chief:
         callbacks += summaries.callbacks(os.path.join(workdir, "tensorboard"))
     callbacks.append(saver)

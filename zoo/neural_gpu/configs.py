@@ -88,6 +88,16 @@ def default() -> TrainConfig:
     )
 
 
+def gated() -> TrainConfig:
+    """`default` with the reference code's gated noise: sigma_t = sqrt(eta / (1 + t)^0.55) x sqrt(sequence error),
+    eta 1.0, the gate refreshed from the running sequence error every 50 steps: noisy while the task is unsolved,
+    quiet once it is solved (keras_gradnoise.GatedNoise; docs/keras_gradnoise.md). Not measured beyond its tests.
+
+    python train.py --model=neural_gpu --config=gated --workdir=/tmp/ngpu_gated
+    """
+    return default().replace(noise_eta=1.0, noise_gate_metric="sequence_error", noise_gate_every_steps=50)
+
+
 def badd20() -> TrainConfig:
     """Binary addition trained on numbers of up to 20 bits (length 41) as in the papers; generalizes to 200 bits.
 
@@ -169,4 +179,11 @@ def paper() -> TrainConfig:
     )
 
 
-CONFIGS = {"smoke": smoke, "default": default, "badd20": badd20, "table7": table7, "paper": paper}
+CONFIGS = {
+    "smoke": smoke,
+    "default": default,
+    "gated": gated,
+    "badd20": badd20,
+    "table7": table7,
+    "paper": paper,
+}
