@@ -302,15 +302,19 @@ def write_report(
     spec = entry.reproduction
     if spec is None:
         raise ValueError(f"Model {entry.name!r} has no reproduction spec (ENTRY.reproduction is None).")
-    results = load_results(runs)
-    rows = summarize(spec, results)
-    os.makedirs(out, exist_ok=True)
-    plot_path = plot_curves(spec, results, os.path.join(out, "curves.png"))
-    results_by_run = {}
+    results_by_run = {}  # each results.json read once
     for run in runs:
         if os.path.exists(run.results_path):
             with open(run.results_path) as f:
                 results_by_run[run.label] = json.load(f)
+    results: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        results.setdefault(run.setting, [])
+        if run.label in results_by_run:
+            results[run.setting].append(results_by_run[run.label])
+    rows = summarize(spec, results)
+    os.makedirs(out, exist_ok=True)
+    plot_path = plot_curves(spec, results, os.path.join(out, "curves.png"))
     walls = [
         r.get("wall_seconds")
         for r in results_by_run.values()
