@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -126,6 +127,9 @@ class ZooEntry:
         presets: preset name -> path of a pretrained `.keras` file relative to saved_models/.
         default_preset: the preset `zoo.load_pretrained(name)` loads when the model has several and none is
             called "default"; None for models with one preset or a "default" one.
+        data_options: the dataclass of the data pipeline's options (defaults in one place): its fields are the
+            keys `config.data_kwargs` accepts, and `make_data` builds it with `data_options(**config.data_kwargs)`.
+            None: not declared, and `data_kwargs` is not checked (every family of the zoo declares one).
     """
 
     name: str
@@ -137,6 +141,24 @@ class ZooEntry:
     reproduction: ReproductionSpec | None = None
     presets: Mapping[str, str] = dataclasses.field(default_factory=dict)
     default_preset: str | None = None
+    data_options: type | None = None
+
+    def check_options(self, config: TrainConfig) -> TrainConfig:
+        """`config` validated, with its `model_kwargs` checked against the builder's parameters and its
+        `data_kwargs` against `data_options`' fields; returns it.
+
+        Raises:
+            ValueError: an out-of-range field, or an unknown key (named, with the accepted ones).
+        """
+        config.validate()
+        parameters = inspect.signature(self.build_model).parameters.values()
+        if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
+            accepted = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            _check_keys(self.name, "model_kwargs", config.model_kwargs, accepted)
+        if self.data_options is not None:
+            fields = [field.name for field in dataclasses.fields(self.data_options)]
+            _check_keys(self.name, "data_kwargs", config.data_kwargs, fields)
+        return config
 
     def config(self, name: str) -> TrainConfig:
         """The named config, or a ValueError listing the known names."""
@@ -145,6 +167,15 @@ class ZooEntry:
                 f"Unknown config {name!r} for model {self.name!r}. Known configs: {sorted(self.configs)}."
             )
         return self.configs[name]()
+
+
+def _check_keys(model: str, field: str, given: Mapping[str, Any], accepted: Sequence[str]) -> None:
+    unknown = sorted(set(given) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"Unknown {field} key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for model "
+            f"{model!r}. Accepted: {', '.join(sorted(accepted)) or 'none'}."
+        )
 
 
 def register(name: str, module: str) -> None:
