@@ -3,6 +3,7 @@ metric."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -21,6 +22,11 @@ def find_noisy_optimizer(optimizer: Any) -> GradientNoiseMixin | None:
 class NoiseStddevLogger(keras.callbacks.Callback):
     """Puts `noise_stddev`, the sigma_t of the next update, into the epoch logs (History, TensorBoard, CSVLogger).
 
+    With an optimizer made with `track_gradient_rms=True`, each epoch's logs also get `gradient_rms`, the RMS of
+    the clipped gradient's entries over the epoch's updates, and `noise_to_gradient` = noise_stddev / gradient_rms:
+    above ~1 the noise dominates each update (with Adam, which normalises per coordinate, it then sets the
+    update's direction).
+
     Place it before TensorBoard / CSVLogger in the callbacks list: Keras calls callbacks in order, and the later
     ones see the value this one adds.
 
@@ -35,7 +41,7 @@ class NoiseStddevLogger(keras.callbacks.Callback):
         super().__init__()
         self.every_batch = every_batch
 
-    def _add(self, logs: dict | None) -> None:
+    def _add(self, logs: dict | None) -> GradientNoiseMixin:
         optimizer = find_noisy_optimizer(self.model.optimizer)
         if optimizer is None:
             raise ValueError(
@@ -44,13 +50,18 @@ class NoiseStddevLogger(keras.callbacks.Callback):
             )
         if logs is not None:
             logs["noise_stddev"] = optimizer.current_noise_stddev()
+        return optimizer
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.every_batch:
             self._add(logs)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self._add(logs)
+        optimizer = self._add(logs)
+        rms = optimizer.read_gradient_rms(reset=True)
+        if logs is not None and rms is not None:
+            logs["gradient_rms"] = rms
+            logs["noise_to_gradient"] = logs["noise_stddev"] / rms if rms > 0 else math.inf
 
 
 class NoiseGateCallback(keras.callbacks.Callback):

@@ -38,3 +38,39 @@ def test_finds_the_noisy_optimizer_inside_a_loss_scale_optimizer():
 def test_clear_error_without_a_noisy_optimizer():
     with pytest.raises(ValueError, match="needs a model compiled with a keras_gradnoise optimizer"):
         _fit(keras.optimizers.SGD(0.1), [NoiseStddevLogger()], epochs=1)
+
+
+def _apply_twice(**kwargs):
+    v, w = keras.Variable(np.zeros(2, "float32"), name="v"), keras.Variable(np.zeros(3, "float32"), name="w")
+    optimizer = NoisySGD(0.1, global_clipnorm=1.0, noise_std=0.5, seed=1, track_gradient_rms=True)
+    if kwargs.get("exclude"):
+        optimizer.exclude_from_gradient_noise(var_list=[w])
+    optimizer.apply([np.array([3.0, 4.0], "float32"), np.zeros(3, "float32")], [v, w])  # global norm 5
+    optimizer.apply([np.zeros(2, "float32"), np.array([0.5, 0.0, 0.0], "float32")], [v, w])  # norm 0.5
+    return optimizer
+
+
+def test_gradient_rms_is_the_rms_of_the_clipped_entries_over_the_updates():
+    # Update 1 is clipped to [0.6, 0.8 | 0, 0, 0]: mean square 1/5; update 2 is not: 0.25/5.
+    optimizer = _apply_twice()
+    assert optimizer.read_gradient_rms() == pytest.approx(((0.2 + 0.05) / 2) ** 0.5, rel=1e-6)
+    assert optimizer.read_gradient_rms() is None  # reset, no update since
+    # Excluding w from the noise leaves v's two entries: mean squares 1/2 and 0.
+    assert _apply_twice(exclude=True).read_gradient_rms() == pytest.approx(0.5, rel=1e-6)
+
+
+def test_gradient_rms_tracking_is_off_by_default_and_serialized():
+    assert NoisySGD(0.1).read_gradient_rms() is None
+    config = NoisySGD(0.1, track_gradient_rms=True).get_config()
+    assert NoisySGD.from_config(config).track_gradient_rms is True
+    with pytest.raises(ValueError, match="track_gradient_rms"):
+        NoisySGD(0.1, track_gradient_rms="yes")
+
+
+def test_logger_records_the_noise_to_gradient_ratio_each_epoch():
+    history = _fit(NoisySGD(0.01, eta=0.3, seed=0, track_gradient_rms=True), [NoiseStddevLogger()])
+    rms = np.array(history.history["gradient_rms"])
+    assert np.all(rms > 0)
+    np.testing.assert_allclose(
+        history.history["noise_to_gradient"], np.array(history.history["noise_stddev"]) / rms
+    )

@@ -102,6 +102,17 @@ SCRIPT = textwrap.dedent(
     out["gate_loaded"] = resumed.optimizer.noise_schedule.gate_value()
     fit_gated(resumed, 4, initial_epoch=2)
     out["gated_resume_mismatch"] = weights_mismatch(straight.get_weights(), resumed.get_weights())
+
+    # track_gradient_rms inside JAX's stateless step: two batches at w ~ 0 (lr 1e-9), whose mse gradients are
+    # -2/16 x_b^T y_b; the epoch's RMS is the root of their entries' mean square, averaged over the two.
+    xr, yr = rng.standard_normal((32, 6)).astype("float32"), rng.standard_normal((32, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(optimizer=NoisySGD(1e-9, noise_std=1e-9, seed=0, track_gradient_rms=True), loss="mse")
+    from keras_gradnoise import NoiseStddevLogger
+    history = model.fit(xr, yr, batch_size=16, epochs=1, shuffle=False, verbose=0, callbacks=[NoiseStddevLogger()])
+    grads = [-2.0 / 16 * xr[b:b + 16].T @ yr[b:b + 16] for b in (0, 16)]
+    out["gradient_rms"] = history.history["gradient_rms"][0]
+    out["gradient_rms_expected"] = float(np.sqrt(np.mean([np.mean(g ** 2) for g in grads])))
     print("RESULT " + json.dumps(out))
     """
 )
@@ -124,3 +135,7 @@ def test_jax_gate_sets_the_std_and_resumes_exactly(jax_results):
     assert jax_results["gated_mid_epoch_mismatch"] == "" and jax_results["gated_four_steps"] == 4
     assert jax_results["gate_saved"] != 1.0 and jax_results["gate_loaded"] == jax_results["gate_saved"]
     assert jax_results["gated_resume_mismatch"] == ""
+
+
+def test_jax_gradient_rms_is_tracked_inside_the_jitted_step(jax_results):
+    assert jax_results["gradient_rms"] == pytest.approx(jax_results["gradient_rms_expected"], rel=1e-4)

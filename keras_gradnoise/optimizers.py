@@ -74,6 +74,10 @@ class GradientNoiseMixin:
         skip_nonfinite: under tf.distribute with several replicas, skip the update (and keep t) when the summed
             gradient is not finite. None (default) enables it under the "mixed_float16" policy, where Keras'
             LossScaleOptimizer checks only the first replica's gradient for infs.
+        track_gradient_rms: also accumulate the mean square of the clipped gradient's entries (of the variables
+            that get noise) at each update, so that `NoiseStddevLogger` can log the gradient's RMS entry and the
+            noise-to-gradient ratio sigma_t / RMS: whether the noise dominates the update. Adds two optimizer
+            variables. Default False.
         **kwargs: the base optimizer's own arguments (learning_rate, clipnorm, global_clipnorm, ...).
     """
 
@@ -86,6 +90,7 @@ class GradientNoiseMixin:
         noise_schedule: NoiseSchedule | dict | None = None,
         seed: int | None = None,
         skip_nonfinite: bool | None = None,
+        track_gradient_rms: bool = False,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
@@ -96,6 +101,9 @@ class GradientNoiseMixin:
         if skip_nonfinite is not None and not isinstance(skip_nonfinite, bool):
             raise ValueError(f"`skip_nonfinite` must be True, False or None; got {skip_nonfinite!r}.")
         self.skip_nonfinite = skip_nonfinite
+        if not isinstance(track_gradient_rms, bool):
+            raise ValueError(f"`track_gradient_rms` must be True or False; got {track_gradient_rms!r}.")
+        self.track_gradient_rms = track_gradient_rms
         self._noise_exclude_keys: set[Any] = set()
         self._noise_exclude_names: list[str] = []
         self._noise_exclude_paths: list[str] = []  # the var_list's paths, as saved in get_config
@@ -166,6 +174,15 @@ class GradientNoiseMixin:
         self._noise_step = self.add_variable(
             shape=(), dtype="int32", initializer="zeros", aggregation="only_first_replica", name="noise_step"
         )
+        if self.track_gradient_rms:
+            # Sums over the updates since `read_gradient_rms` last reset them.
+            self._gradient_mean_square_sum, self._gradient_updates = (
+                self.add_variable(shape=(), dtype="float32", initializer="zeros", name=name, aggregation=how)
+                for name, how in (
+                    ("gradient_mean_square_sum", "only_first_replica"),
+                    ("gradient_updates", "only_first_replica"),
+                )
+            )
         self.noise_schedule.build(self)  # a schedule's own variables (GatedNoise's gate), after ours
 
     @property
@@ -178,6 +195,27 @@ class GradientNoiseMixin:
         step = int(ops.convert_to_numpy(self._noise_step)) if self.built else 0
         return float(self.noise_schedule(step))
 
+    def read_gradient_rms(self, reset: bool = True) -> float | None:
+        """The RMS of the clipped gradient's entries (of the variables that get noise), averaged as a mean square
+        over the updates since the last reset; None without `track_gradient_rms` or before the first update."""
+        if not (self.track_gradient_rms and self.built):
+            return None
+        updates = float(ops.convert_to_numpy(self._gradient_updates))
+        total = float(ops.convert_to_numpy(self._gradient_mean_square_sum))
+        if reset:
+            self._gradient_updates.assign(0.0)
+            self._gradient_mean_square_sum.assign(0.0)
+        return math.sqrt(total / updates) if updates else None
+
+    def _track_gradient_rms(self, grads: list[Any], variables: list[Any]) -> None:
+        tracked = [g for g, v in zip(grads, variables) if self.uses_gradient_noise(v)]
+        if not tracked:
+            return
+        size = sum(math.prod(g.shape) for g in tracked)
+        square_sum = sum(ops.sum(ops.square(ops.cast(g, "float32"))) for g in tracked)
+        self._gradient_mean_square_sum.assign_add(square_sum / size)
+        self._gradient_updates.assign_add(1.0)
+
     def _clip_gradients(self, grads: list[Any]) -> list[Any]:
         # Deferred to _backend_update_step, after the cross-replica sum (see the module docstring).
         return grads
@@ -189,6 +227,8 @@ class GradientNoiseMixin:
         grads = [backend.densify(g, v.shape) for g, v in zip(grads, trainable_variables)]
         grads = super()._clip_gradients(grads)  # the base class's clipping, now after the sum
         step = ops.convert_to_tensor(self._noise_step)
+        if self.track_gradient_rms:
+            self._track_gradient_rms(grads, trainable_variables)
         if not self.noise_schedule.is_zero:
             grads = self._add_noise(grads, trainable_variables, step)
         apply_if = None
@@ -257,6 +297,7 @@ class GradientNoiseMixin:
                 ),
                 "seed": self.seed,
                 "skip_nonfinite": self.skip_nonfinite,
+                "track_gradient_rms": self.track_gradient_rms,
                 "noise_exclude": self._noise_exclude_config(),
             }
         )

@@ -88,6 +88,8 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> 
         clipnorm=config.clipnorm,
         global_clipnorm=config.global_clipnorm,
         seed=config.seed,
+        # Logged per epoch as gradient_rms and noise_to_gradient (NoiseStddevLogger): whether the noise dominates.
+        track_gradient_rms=True,
         **noise,
         **config.optimizer_kwargs,
     )
