@@ -42,6 +42,8 @@ def fake_trainer(
         raise RuntimeError(f"exploded on seed {config.seed}")
     accuracy = fake_accuracy(config)
     history = {"val_accuracy": [accuracy / 2, accuracy][: config.epochs]}
+    # As logged by the zoo's runs: sigma_t / RMS(gradient entry), 0 without noise; varies with the seed here.
+    history["noise_to_gradient"] = [config.noise_eta * (10 + config.seed), config.noise_eta][: config.epochs]
     results = {
         "config": json.loads(config.to_json()),
         "metrics": {"test_accuracy": accuracy},
@@ -206,6 +208,12 @@ def test_aggregation_table_and_plot_by_hand(tmp_path, call_log):
 
     summary = reproduce.write_report(str(tmp_path / "out"), ENTRY, runs, "python reproduce.py --model=fake")
     assert summary["finished_runs"] == 8 and summary["curves"] == "curves.png"
+    # Only the noise row has a non-zero ratio: eta 0.01 x (10 + seed) at epoch 1 for seeds 0..3, 0.01 at the last.
+    assert summary["noise_to_gradient"] == {
+        "exp1_noise": {"first": pytest.approx(0.01 * 11.5), "last": pytest.approx(0.01)}
+    }
+    with open(tmp_path / "out" / "noise_to_gradient.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     with open(tmp_path / "out" / "curves.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     markdown = (tmp_path / "out" / "table.md").read_text()

@@ -24,6 +24,7 @@ import math
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -74,6 +75,8 @@ __all__ = [
 # extended later: rerunning its command restores those results into the runs' workdirs (where `run_all` skips
 # them) and trains only the new restarts.
 STORE = "runs"
+# The epoch log of sigma_t / RMS(clipped gradient entry) (keras_gradnoise.NoiseStddevLogger).
+NOISE_TO_GRADIENT = "noise_to_gradient"
 
 
 def stored_results_path(out: str, run: Run) -> str:
@@ -183,13 +186,21 @@ def curve_statistics(results: Sequence[Mapping[str, Any]], metric: str) -> dict[
     return stats
 
 
-def plot_curves(spec: ReproductionSpec, results: Mapping[str, list[dict[str, Any]]], path: str) -> str | None:
-    """Plots `spec.curve_metric` per epoch (mean line, min-max band) for every setting into a PNG.
+def plot_curves(
+    spec: ReproductionSpec,
+    results: Mapping[str, list[dict[str, Any]]],
+    path: str,
+    metric: str | None = None,
+    log_scale: bool = False,
+) -> str | None:
+    """Plots `metric` (default `spec.curve_metric`) per epoch (mean line, min-max band) for every setting into a
+    PNG, on a log axis with `log_scale`.
 
     Settings whose names share the part before the first "_" (e.g. "exp1") share a panel, so that rows that
     differ only in the noise are drawn together. Returns the path, or None when there is nothing to plot.
     """
-    if spec.curve_metric is None:
+    metric = metric or spec.curve_metric
+    if metric is None:
         return None
     import matplotlib
 
@@ -199,7 +210,7 @@ def plot_curves(spec: ReproductionSpec, results: Mapping[str, list[dict[str, Any
 
     groups: dict[str, list[str]] = {}
     for setting in spec.settings:
-        if results.get(setting.name):
+        if any(result.get("history", {}).get(metric) for result in results.get(setting.name, ())):
             groups.setdefault(setting.name.split("_")[0], []).append(setting.name)
     if not groups:
         return None
@@ -210,7 +221,7 @@ def plot_curves(spec: ReproductionSpec, results: Mapping[str, list[dict[str, Any
     )
     for axis, (group, names) in zip(axes.flat, groups.items(), strict=False):
         for name in names:
-            stats = curve_statistics(results[name], spec.curve_metric)
+            stats = curve_statistics(results[name], metric)
             epochs = list(range(1, len(stats["mean"]) + 1))
             (line,) = axis.plot(
                 epochs, stats["mean"], marker="o", markersize=3, label=f"{name} (n={len(results[name])})"
@@ -219,18 +230,35 @@ def plot_curves(spec: ReproductionSpec, results: Mapping[str, list[dict[str, Any
         axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axis.set_title(group)
         axis.set_xlabel("epoch")
-        axis.set_ylabel(spec.curve_metric)
+        axis.set_ylabel(metric)
+        if log_scale:
+            axis.set_yscale("log")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     for axis in list(axes.flat)[len(groups) :]:
         axis.set_visible(False)
     title = textwrap.fill(spec.title, width=55 * columns)
-    figure.suptitle(f"{title}\n{spec.curve_metric}: mean over restarts, band = min..max", fontsize=9)
+    figure.suptitle(f"{title}\n{metric}: mean over restarts, band = min..max", fontsize=9)
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def noise_to_gradient_summary(results: Mapping[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    """Per setting with logged ratios: the median over restarts of the first and the last epoch's
+    noise-to-gradient ratio, {"first": ..., "last": ...}."""
+    summary = {}
+    for name, setting_results in results.items():
+        curves = [r.get("history", {}).get(NOISE_TO_GRADIENT) for r in setting_results]
+        curves = [c for c in curves if c]
+        if curves and any(value > 0 for curve in curves for value in curve):
+            summary[name] = {
+                "first": statistics.median(curve[0] for curve in curves),
+                "last": statistics.median(curve[-1] for curve in curves),
+            }
+    return summary
 
 
 def machine_description() -> str:
@@ -315,6 +343,11 @@ def write_report(
     rows = summarize(spec, results)
     os.makedirs(out, exist_ok=True)
     plot_path = plot_curves(spec, results, os.path.join(out, "curves.png"))
+    # sigma_t / RMS of the clipped gradient's entries, logged by every zoo run: did the noise dominate, and did
+    # it anneal below the gradient within the run?
+    ratio_path = plot_curves(
+        spec, results, os.path.join(out, f"{NOISE_TO_GRADIENT}.png"), NOISE_TO_GRADIENT, log_scale=True
+    )
     walls = [
         r.get("wall_seconds")
         for r in results_by_run.values()
@@ -344,6 +377,7 @@ def write_report(
         "failed_runs": [(run.label, error) for run, error in report.failed] if report else [],
         "mean_run_wall_seconds": sum(walls) / len(walls) if walls else None,
         "curves": os.path.basename(plot_path) if plot_path else None,
+        "noise_to_gradient": noise_to_gradient_summary(results),
     }
     lines = [
         f"# {spec.title}",
@@ -361,6 +395,14 @@ def write_report(
     lines += significance.comparison_markdown(spec, compared)
     if plot_path:
         lines += [f"![{spec.curve_metric} per epoch]({os.path.basename(plot_path)})", ""]
+    if ratio_path:
+        lines += [
+            "Noise-to-gradient ratio sigma_t / RMS(clipped gradient entry) per epoch (log scale); above 1 the "
+            "noise dominates each update:",
+            "",
+            f"![{NOISE_TO_GRADIENT} per epoch]({os.path.basename(ratio_path)})",
+            "",
+        ]
     lines += ["## Runs", "", *_run_lines(runs, results_by_run), ""]
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write("\n".join(lines))
