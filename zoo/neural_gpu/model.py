@@ -136,6 +136,10 @@ class NeuralGPU(keras.Model):
             each step while training (the reference's length scaling: longer runs apply dropout more often).
         init_scale: gain of the orthogonal initializer of the CGRU kernels.
         initial_curriculum_length: starting value of `curriculum_length`.
+        mask_padding: as the 2015 reference code: zero the state at padding positions after every CGRU, and read
+            each example's output after as many steps as it has symbols (not after the padded length). The result
+            of an example is then the same however much padding follows it. Off by default (and in models saved
+            before it existed): the tape then runs over the padding for the full padded length.
     """
 
     def __init__(
@@ -150,9 +154,12 @@ class NeuralGPU(keras.Model):
         dropout: float = 0.0,
         init_scale: float = 1.0,
         initial_curriculum_length: int = 1,
+        mask_padding: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not isinstance(mask_padding, bool):
+            raise ValueError(f"mask_padding must be True or False; got {mask_padding!r}.")
         _check_int("vocab_size", vocab_size, 2)
         _check_int("nmaps", nmaps, 1)
         _check_int("height", height, 1)
@@ -174,6 +181,7 @@ class NeuralGPU(keras.Model):
         self.dropout = dropout
         self.init_scale = init_scale
         self.initial_curriculum_length = initial_curriculum_length
+        self.mask_padding = mask_padding
         self.embedding = keras.layers.Embedding(
             vocab_size,
             nmaps,
@@ -222,18 +230,41 @@ class NeuralGPU(keras.Model):
             uniform = keras.random.uniform((length, *ops.shape(tape)), seed=self.dropout_seed)
             keep_masks = ops.cast(uniform >= rate, tape.dtype) / (1.0 - rate)
 
-        def step(index: Any, current: Any) -> Any:
-            if keep_masks is not None:
-                current = current * ops.take(keep_masks, index, axis=0)
-            for cgru in self.cgrus:
-                current = cgru(current)
-            return current
-
-        tape = ops.fori_loop(0, length, step, tape)
         batch = ops.shape(symbols)[0]
+        if not self.mask_padding:
+
+            def step(index: Any, current: Any) -> Any:
+                if keep_masks is not None:
+                    current = current * ops.take(keep_masks, index, axis=0)
+                for cgru in self.cgrus:
+                    current = cgru(current)
+                return current
+
+            tape = ops.fori_loop(0, length, step, tape)
+            first_row = tape[:, :, 0, :]
+        else:
+            # The inputs are contiguous symbols followed by padding, and every task's result is no longer than
+            # its input, so the input's non-padding positions are the positions the reference keeps.
+            tape_mask = ops.expand_dims(not_padding, 2)  # [batch, length, 1, 1]
+            last_index = ops.cast(ops.sum(ops.cast(symbols > 0, "int32"), axis=1), "int32") - 1
+
+            def masked_step(index: Any, carry: Any) -> Any:
+                current, output = carry
+                if keep_masks is not None:
+                    current = current * ops.take(keep_masks, index, axis=0)
+                for cgru in self.cgrus:
+                    current = cgru(current) * tape_mask
+                # Keep the first row of the step at which each example's own length is reached.
+                done = ops.cast(ops.equal(last_index, index), current.dtype)
+                output = output + current[:, :, 0, :] * ops.reshape(done, (-1, 1, 1))
+                return current, output
+
+            _, first_row = ops.fori_loop(
+                0, length, masked_step, (tape * tape_mask, ops.zeros_like(tape[:, :, 0, :]))
+            )
         # Projected as a 2-D matrix: on TensorFlow the gradient of a dense layer applied to a 3-D tensor of
         # dynamic length has shape (None, vocab_size), and optimizers need every gradient's static shape.
-        first_row = ops.reshape(tape[:, :, 0, :], (-1, self.nmaps))
+        first_row = ops.reshape(first_row, (-1, self.nmaps))
         return ops.reshape(self.output_projection(first_row), (batch, length, self.vocab_size))
 
     def compute_output_shape(self, input_shape: Any) -> Any:
@@ -272,6 +303,7 @@ class NeuralGPU(keras.Model):
             "dropout": self.dropout,
             "init_scale": self.init_scale,
             "initial_curriculum_length": self.initial_curriculum_length,
+            "mask_padding": self.mask_padding,
         }
 
 
