@@ -26,7 +26,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.neural_gpu import evaluate_lengths, tasks  # noqa: E402
+from zoo.neural_gpu import tasks  # noqa: E402
+from zoo.neural_gpu.data import evaluate_lengths  # noqa: E402
 from zoo.training import build_optimizer  # noqa: E402
 
 

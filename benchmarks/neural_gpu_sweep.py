@@ -32,7 +32,8 @@ import keras  # noqa: E402
 from neural_gpu_steps import compiled_model  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.neural_gpu import data_settings, evaluate_lengths, tasks  # noqa: E402
+from zoo.neural_gpu import tasks  # noqa: E402
+from zoo.neural_gpu.data import NeuralGPUDataOptions, evaluate_lengths  # noqa: E402
 from zoo.reproduce import parse_overrides  # noqa: E402
 
 # Probe examples come from their own stream, apart from training data and the harness' evaluation seeds; every
@@ -91,13 +92,13 @@ def run_probe(
     config: zoo.TrainConfig, out: str, seconds: float, every: int, lengths: list[int], examples: int
 ) -> None:
     """Trains `config` for about `seconds`, appending probe records to `out` (which is started afresh)."""
-    settings = data_settings(config)
+    options = NeuralGPUDataOptions(**config.data_kwargs)
     model = compiled_model(config)
     data = zoo.get("neural_gpu").make_data(config, None)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         f.write(json.dumps({"config": json.loads(config.to_json())}) + "\n")
-    probe = GeneralizationProbe(out, settings["task"], lengths, examples, every, seconds, config.epochs)
+    probe = GeneralizationProbe(out, options.task, lengths, examples, every, seconds, config.epochs)
     model.fit(data.train, epochs=config.epochs, callbacks=[*data.callbacks, probe], verbose=0)
 
 
@@ -158,12 +159,12 @@ def main() -> None:
         config = config.replace(**parse_overrides(args.override), epochs=args.epochs)
         if args.seed is not None:
             config = config.replace(seed=args.seed)
-        config.validate()
-        settings = data_settings(config)
+        zoo.get("neural_gpu").check_options(config)
+        options = NeuralGPUDataOptions(**config.data_kwargs)
         lengths = (
             [tasks.check_length(int(v), "--probe_lengths entry") for v in args.probe_lengths.split(",")]
             if args.probe_lengths
-            else list(settings["eval_lengths"])
+            else list(options.eval_lengths)
         )
     except ValueError as error:
         parser.error(str(error))

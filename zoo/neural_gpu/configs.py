@@ -1,4 +1,4 @@
-"""Named configs of the Neural GPU: `smoke`, `default`, `table7` and `paper`.
+"""Named configs of the Neural GPU: `smoke`, `default`, `gated`, `badd20`, `table7` and `paper`.
 
 Lengths are sequence lengths (see zoo/neural_gpu/tasks.py): length n holds two (n - 1) // 2-bit operands. The
 papers count digits instead: Kaiser & Sutskever train on numbers of up to 20 bits (the reference trainer's
@@ -24,13 +24,23 @@ PAPER_MODEL = {
 }
 
 
+def base() -> TrainConfig:
+    """What every named config shares: the reference trainer's Adam (lr 1e-3, epsilon 1e-4), global clip 1."""
+    return TrainConfig(
+        model="neural_gpu",
+        optimizer="adam",
+        optimizer_kwargs={"epsilon": 1e-4},
+        learning_rate=1e-3,
+        global_clipnorm=1.0,
+    )
+
+
 def smoke() -> TrainConfig:
     """A few seconds on CPU: a tiny model, two steps, evaluation on a handful of short examples.
 
     python train.py --model=neural_gpu --config=smoke --workdir=/tmp/ngpu_smoke
     """
-    return TrainConfig(
-        model="neural_gpu",
+    return base().replace(
         model_kwargs={
             "nmaps": 8,
             "height": 2,
@@ -46,10 +56,6 @@ def smoke() -> TrainConfig:
             "eval_lengths": [6, 12],
             "eval_examples": 8,
         },
-        optimizer="adam",
-        optimizer_kwargs={"epsilon": 1e-4},
-        learning_rate=1e-3,
-        global_clipnorm=1.0,
         noise_eta=1.0,
         epochs=1,
         steps_per_epoch=2,
@@ -58,14 +64,12 @@ def smoke() -> TrainConfig:
 
 
 def default() -> TrainConfig:
-    """Binary addition on a 2-core CPU: reaches 0 errors at length 20 (9-bit operands) in about 40 minutes; does NOT
-    generalize to longer operands. Neither did any variant tried at CPU-hour scale (more steps, other seeds,
-    narrower models, training to length 26 or 30; docs/neural_gpu.md). `badd20` is the recipe that generalizes.
+    """Binary addition trained to length 20 (9-bit operands), sized for a 2-core CPU; errors at lengths 20, 50,
+    100 and 200. `badd20` is the recipe that generalizes to longer operands (docs/neural_gpu.md).
 
     python train.py --model=neural_gpu --config=default --workdir=/tmp/ngpu
     """
-    return TrainConfig(
-        model="neural_gpu",
+    return base().replace(
         model_kwargs={**PAPER_MODEL, "dropout": 0.05},
         data_kwargs={
             "task": "badd",
@@ -77,10 +81,6 @@ def default() -> TrainConfig:
             "eval_lengths": [20, 50, 100, 200],
             "eval_examples": 64,
         },
-        optimizer="adam",
-        optimizer_kwargs={"epsilon": 1e-4},
-        learning_rate=1e-3,
-        global_clipnorm=1.0,
         noise_eta=0.0,
         epochs=85,
         steps_per_epoch=50,
@@ -91,7 +91,7 @@ def default() -> TrainConfig:
 def gated() -> TrainConfig:
     """`default` with the reference code's gated noise: sigma_t = sqrt(eta / (1 + t)^0.55) x sqrt(sequence error),
     eta 1.0, the gate refreshed from the running sequence error every 50 steps: noisy while the task is unsolved,
-    quiet once it is solved (keras_gradnoise.GatedNoise; docs/keras_gradnoise.md). Not measured beyond its tests.
+    quiet once it is solved (keras_gradnoise.GatedNoise; docs/keras_gradnoise.md).
 
     python train.py --model=neural_gpu --config=gated --workdir=/tmp/ngpu_gated
     """
@@ -99,19 +99,15 @@ def gated() -> TrainConfig:
 
 
 def badd20() -> TrainConfig:
-    """Binary addition trained on numbers of up to 20 bits (length 41) as in the papers; generalizes to 200 bits.
+    """Binary addition trained on numbers of up to 20 bits (length 41) as in the papers, for 270 epochs.
 
     The `default` recipe with the curriculum extended from length 20 to 41; errors at 20-, 50-, 100- and 200-bit
     numbers (lengths 41, 101, 201, 401). Steps at length 41 cost about 4x those at length 20. The run behind the
-    `badd20` preset (seed 0) reached length 41 at epoch 79, still failed on 200-bit numbers at epoch 180 (45.7%
-    bit error) and was below 0.2% on them at epoch 270: about 2.6 hours on the 2-core CPU (docs/neural_gpu.md).
+    `badd20` preset is described in docs/neural_gpu.md.
 
     python train.py --model=neural_gpu --config=badd20 --workdir=/tmp/ngpu_badd20
     """
-    config = default()
-    config.data_kwargs = {**config.data_kwargs, "max_length": 41, "eval_lengths": [41, 101, 201, 401]}
-    config.epochs = 270
-    return config
+    return default().replace(data_kwargs={"max_length": 41, "eval_lengths": [41, 101, 201, 401]}, epochs=270)
 
 
 def table7() -> TrainConfig:
@@ -123,9 +119,8 @@ def table7() -> TrainConfig:
     python reproduce.py --model=neural_gpu --restarts=4 --jobs=2 --out=docs/results/neural_gpu
     python train.py --model=neural_gpu --config=table7 --workdir=/tmp/ngpu_bmul
     """
-    return TrainConfig(
-        model="neural_gpu",
-        model_kwargs=dict(PAPER_MODEL),
+    return base().replace(
+        model_kwargs=PAPER_MODEL,
         data_kwargs={
             "task": "bmul",
             "min_length": 4,
@@ -135,10 +130,6 @@ def table7() -> TrainConfig:
             "eval_lengths": [41, 401],
             "eval_examples": 32,
         },
-        optimizer="adam",
-        optimizer_kwargs={"epsilon": 1e-4},
-        learning_rate=1e-3,
-        global_clipnorm=1.0,
         noise_eta=1.0,
         noise_gamma=0.55,
         epochs=40,
@@ -148,34 +139,17 @@ def table7() -> TrainConfig:
 
 
 def paper() -> TrainConfig:
-    """The reference settings for binary multiplication on a GPU (Adam 1e-3, eps 1e-4, global clip 1, eta 1).
+    """The reference settings for binary multiplication on a GPU: `table7` trained longer and evaluated wider.
 
     Curriculum up to length 41 (20-bit numbers, the reference trainer's max_length), errors at 20-, 50-, 100- and
     200-bit numbers (lengths 41, 101, 201, 401).
 
     python train.py --model=neural_gpu --config=paper --workdir=/tmp/ngpu_paper
     """
-    return TrainConfig(
-        model="neural_gpu",
-        model_kwargs=dict(PAPER_MODEL),
-        data_kwargs={
-            "task": "bmul",
-            "min_length": 4,
-            "max_length": 41,
-            "curriculum_threshold": 0.15,
-            "check_examples": 128,
-            "eval_lengths": [41, 101, 201, 401],
-            "eval_examples": 256,
-        },
-        optimizer="adam",
-        optimizer_kwargs={"epsilon": 1e-4},
-        learning_rate=1e-3,
-        global_clipnorm=1.0,
-        noise_eta=1.0,
-        noise_gamma=0.55,
+    return table7().replace(
+        data_kwargs={"check_examples": 128, "eval_lengths": [41, 101, 201, 401], "eval_examples": 256},
         epochs=200,
         steps_per_epoch=200,
-        batch_size=32,
     )
 
 

@@ -1,107 +1,15 @@
 """The Neural Programmer (Neelakantan, Le, Sutskever 2015, arXiv 1511.04834) on synthetic table QA.
 
-Reproduces Table 5 of the gradient-noise paper (arXiv 1511.06807, section 4.3): how often the model reaches
-100% test accuracy on single-column questions over restarts x hyper-parameters, with and without noise and
-with dropout, and the test accuracy on five-column tables and on tables with text entries.
+Reproduces Table 5 of the gradient-noise paper (arXiv 1511.06807, section 4.3); see paper.py.
 
     python reproduce.py --model=neural_programmer --restarts=3 --jobs=2 --out=docs/results/neural_programmer
 """
 
-from zoo import rows
 from zoo.neural_programmer.configs import CONFIGS
-from zoo.neural_programmer.model import LookupAnswerLoss, NeuralProgrammer, ScalarAnswerLoss
-from zoo.neural_programmer.task import build_model, compile_kwargs, make_data, summarize
-from zoo.registry import ReproductionSpec, Setting, ZooEntry
-
-_NO_NOISE = rows.no_noise()
-_NOISE = rows.annealed_noise(1.0)
-_CLIP = rows.clipping(global_norm=1.0)
-_NO_DROPOUT = {"model_kwargs": {"dropout": 0.0}}
-_DROPOUT = {"model_kwargs": {"dropout": 0.1}}
-_LEARNING_RATES = (0.01, 0.003)
-# The five-column and text rows train at one learning rate, the first of the single-column grid (our choice).
-_ONE_RATE = {"learning_rate": _LEARNING_RATES[0]}
-_SINGLE = {
-    "model_kwargs": {"text_match": False},
-    "data_kwargs": {"num_columns": 1, "num_text_columns": 0},
-}
-_FIVE = {"model_kwargs": {"text_match": False}, "data_kwargs": {"num_columns": 5, "num_text_columns": 0}}
-_TEXT = {"model_kwargs": {"text_match": True}, "data_kwargs": {"num_columns": 5, "num_text_columns": 2}}
-
-
-def _merge(*parts: dict) -> dict:
-    merged: dict = {}
-    for part in parts:
-        for key, value in part.items():
-            merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
-    return merged
-
-
-def _settings() -> list[Setting]:
-    settings = []
-    # Single column: the paper counts runs reaching 100% test accuracy among 216 (restarts x grid). Here the
-    # grid is the learning rate: restart r uses _LEARNING_RATES[r % 2], all pooled into one count.
-    single_paper = {"no_noise": "1/216", "noise": "9/216", "dropout": "0/216"}
-    single_overrides = {
-        "no_noise": _merge(_NO_NOISE, _NO_DROPOUT),
-        "noise": _merge(_NOISE, _NO_DROPOUT),
-        "dropout": _merge(_NO_NOISE, _DROPOUT),
-    }
-    grid = {"per_restart": [{"learning_rate": rate} for rate in _LEARNING_RATES]}
-    for name, overrides in single_overrides.items():
-        settings.append(
-            Setting(
-                f"single_{name}",
-                {**_merge(_SINGLE, _CLIP, overrides), **grid},
-                {"perfect": single_paper[name]},
-            )
-        )
-    # Not in the paper: eta = 1.0 is 25-200x the per-coordinate size of a gradient clipped to global norm 1.0
-    # over this model's 40k weights; eta = 0.001 puts the noise near the clipped gradient's scale.
-    settings.append(
-        Setting(
-            "single_noise_eta0.001",
-            {**_merge(_SINGLE, _CLIP, rows.annealed_noise(0.001), _NO_DROPOUT), **grid},
-            {},
-        )
-    )
-    variants = {
-        "no_noise": _merge(_NO_NOISE, _NO_DROPOUT),
-        "noise": _merge(_NOISE, _NO_DROPOUT),
-        "dropout": _merge(_NO_NOISE, _DROPOUT),
-        "dropout_noise": _merge(_NOISE, _DROPOUT),
-    }
-    paper_accuracy = {
-        "five": {"no_noise": 95.3, "noise": 98.7, "dropout": 97.4, "dropout_noise": 99.2},
-        "text": {"no_noise": 97.6, "noise": 98.8, "dropout": 99.1, "dropout_noise": 97.3},
-    }
-    for table, table_overrides in (("five", _FIVE), ("text", _TEXT)):
-        for name, overrides in variants.items():
-            settings.append(
-                Setting(
-                    f"{table}_{name}",
-                    _merge(table_overrides, _CLIP, _ONE_RATE, overrides),
-                    {"best_accuracy": paper_accuracy[table][name]},
-                )
-            )
-    return settings
-
-
-REPRODUCTION = ReproductionSpec(
-    title="Table 5: Neural Programmer, synthetic table QA",
-    config="single_column",
-    settings=_settings(),
-    columns=("perfect", "best_accuracy", "mean_accuracy"),
-    summarize=summarize,
-    curve_metric="val_answer_accuracy",
-    axes=(
-        "model_kwargs.dropout",
-        "model_kwargs.text_match",
-        "data_kwargs.num_columns",
-        "data_kwargs.num_text_columns",
-        "learning_rate",
-    ),
-)
+from zoo.neural_programmer.data import NeuralProgrammerDataOptions, make_data
+from zoo.neural_programmer.model import build_model, compile_kwargs
+from zoo.neural_programmer.paper import REPRODUCTION
+from zoo.registry import ZooEntry
 
 ENTRY = ZooEntry(
     name="neural_programmer",
@@ -112,6 +20,7 @@ ENTRY = ZooEntry(
     configs=CONFIGS,
     reproduction=REPRODUCTION,
     presets={"single_column": "neural_programmer/single_column.keras"},
+    data_options=NeuralProgrammerDataOptions,
 )
 
-__all__ = ["ENTRY", "LookupAnswerLoss", "NeuralProgrammer", "REPRODUCTION", "ScalarAnswerLoss"]
+__all__ = ["ENTRY", "REPRODUCTION"]

@@ -16,10 +16,14 @@ the paper's hard comparison in training as well. At test time comparisons are al
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import TYPE_CHECKING, Any
 
 import keras
 from keras import ops
+
+if TYPE_CHECKING:
+    from zoo.config import TrainConfig
 
 PACKAGE = "keras_gradnoise_zoo"
 OPERATIONS = ("sum", "count", "difference", "greater", "lesser", "and", "or", "print", "reset")
@@ -309,3 +313,22 @@ class LookupAnswerLoss(keras.losses.Loss):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon}
+
+
+def build_model(**model_kwargs: Any) -> NeuralProgrammer:
+    """The Neural Programmer from config.model_kwargs (see NeuralProgrammer for the arguments)."""
+    return NeuralProgrammer(**model_kwargs)
+
+
+def compile_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """The paper's objective: the Huber loss on scalar answers plus lambda times the log loss on lookups."""
+    # The loss settings are NeuralProgrammer arguments (kept in its config), so their defaults are its own.
+    parameters = inspect.signature(NeuralProgrammer).parameters
+    settings = {
+        key: config.model_kwargs.get(key, parameters[key].default)
+        for key in ("huber_delta", "lookup_loss_weight")
+    }
+    return {
+        "loss": {"scalar": ScalarAnswerLoss(settings["huber_delta"]), "lookup": LookupAnswerLoss()},
+        "loss_weights": {"scalar": 1.0, "lookup": settings["lookup_loss_weight"]},
+    }

@@ -99,7 +99,8 @@ def template_names(num_text_columns: int = 0) -> list[str]:
     return list(NUMERIC_TEMPLATES) + (list(TEXT_TEMPLATES) if num_text_columns > 0 else [])
 
 
-def _check_sizes(num_rows: int, num_columns: int, num_text_columns: int) -> None:
+def check_sizes(num_rows: int, num_columns: int, num_text_columns: int) -> None:
+    """Raises a ValueError naming the first table size out of its range."""
     if not isinstance(num_rows, int) or not 1 <= num_rows <= 1000:
         raise ValueError(f"num_rows must be an integer in [1, 1000]; got {num_rows!r}.")
     if not isinstance(num_columns, int) or not 1 <= num_columns <= len(NUMERIC_COLUMN_NAMES):
@@ -136,7 +137,7 @@ def generate_examples(
     Returns:
         The examples, the same for the same arguments.
     """
-    _check_sizes(num_rows, num_columns, num_text_columns)
+    check_sizes(num_rows, num_columns, num_text_columns)
     if not isinstance(num_examples, int) or num_examples < 0:
         raise ValueError(f"num_examples must be a non-negative integer; got {num_examples!r}.")
     if split not in _STREAMS:

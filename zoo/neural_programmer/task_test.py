@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.neural_programmer import ENTRY, REPRODUCTION, tables, task
+from zoo.neural_programmer import ENTRY, REPRODUCTION, data, paper, tables
 
 
 def test_entry_is_registered_with_its_configs():
@@ -39,14 +39,27 @@ def test_reproduction_settings_cover_table_5():
 
 def test_summarize_counts_perfect_runs():
     results = [{"metrics": {"test_accuracy": value}} for value in (1.0, 0.5, 1.0, 0.75)]
-    assert task.summarize(results) == {"perfect": "2/4", "best_accuracy": 100.0, "mean_accuracy": 81.2}
-    assert task.summarize([])["perfect"] == "0/0"
+    assert paper.summarize(results) == {"perfect": "2/4", "best_accuracy": 100.0, "mean_accuracy": 81.2}
+    assert paper.summarize([])["perfect"] == "0/0"
 
 
 def test_unknown_data_kwargs_are_rejected():
     config = ENTRY.config("smoke").replace(data_kwargs={"num_colums": 3})
     with pytest.raises(ValueError, match="num_colums"):
-        ENTRY.make_data(config, None)
+        ENTRY.check_options(config)
+
+
+@pytest.mark.parametrize(
+    "data_kwargs, message",
+    [
+        ({"num_test": 0}, r"data_kwargs\['num_test'\] must be a positive integer"),
+        ({"num_columns": 6}, r"num_columns must be an integer in \[1, 5\]"),
+        ({"num_rows": 0}, r"num_rows must be an integer in \[1, 1000\]"),
+    ],
+)
+def test_out_of_range_data_options_name_the_field_and_range(data_kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.NeuralProgrammerDataOptions(**data_kwargs)
 
 
 def _right_by_hand(example, scalar: float, lookup: np.ndarray) -> bool:

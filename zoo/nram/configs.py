@@ -7,8 +7,8 @@ activation's gradient inside the model, `gradient_clip_value`; C2 on the global 
 over difficulty. The papers give no values for C1, C2, the entropy weight and its decay, the memory size, the
 number of registers, the controller width or the step budgets: those numbers below are ours. Gradient noise
 (variance eta / (1 + t)^0.55, added after the clipping; Neelakantan et al. 2015 use eta = 0.3 for the NRAM) is
-on in `smoke` and `paper`, set per setting in the Table 6 sweep, and off in the CPU configs, where it slowed
-learning in all but one of the runs we measured (docs/nram.md).
+on in `smoke` and `paper`, set per setting in the Table 6 sweep, and off in the CPU configs (docs/nram.md says
+why).
 """
 
 from __future__ import annotations
@@ -17,24 +17,26 @@ from zoo.config import TrainConfig
 from zoo.nram import tasks
 
 
+def base() -> TrainConfig:
+    """What every named config shares: ListK, Adam at lr 0.01, C1 = 100 (`gradient_clip_value`), C2 = 1
+    (`global_clipnorm`) and an entropy bonus of weight 0.01."""
+    return TrainConfig(
+        model="nram",
+        model_kwargs={"gradient_clip_value": 100.0, "entropy_weight": 0.01},
+        data_kwargs={"task": "list_k"},
+        learning_rate=0.01,
+        global_clipnorm=1.0,
+    )
+
+
 def smoke() -> TrainConfig:
     """Seconds of CPU (after graph tracing): a tiny machine on ListK, two steps, a handful of test examples.
 
     python train.py --model=nram --config=smoke --workdir=/tmp/nram_smoke
     """
-    return TrainConfig(
-        model="nram",
-        model_kwargs={
-            "memory_size": 8,
-            "num_registers": 2,
-            "max_timesteps": 5,
-            "hidden_units": 8,
-            "gradient_clip_value": 100.0,
-            "entropy_weight": 0.01,
-        },
-        data_kwargs={"task": "list_k", "difficulty": 2, "check_examples": 8, "test_examples": 16},
-        learning_rate=0.01,
-        global_clipnorm=1.0,
+    return base().replace(
+        model_kwargs={"memory_size": 8, "num_registers": 2, "max_timesteps": 5, "hidden_units": 8},
+        data_kwargs={"difficulty": 2, "check_examples": 8, "test_examples": 16},
         noise_eta=0.3,
         epochs=1,
         steps_per_epoch=2,
@@ -43,35 +45,28 @@ def smoke() -> TrainConfig:
 
 
 def default() -> TrainConfig:
-    """ListK (k-th element of a linked list at random places), up to 4 nodes in 12 cells: sized for 2 CPUs..
+    """ListK (k-th element of a linked list at random places), up to 4 nodes in 12 cells: sized for 2 CPUs.
 
     python train.py --model=nram --config=default --workdir=/tmp/nram
     python train.py --model=nram --config=default --noise_eta=0.3 --workdir=/tmp/nram_noise  # the paper's eta
 
-    No noise by default: at this run length (40 x 50 steps) eta = 0.3 slowed learning in all but one
-    of the runs we measured (docs/nram.md, docs/results/nram*/).
+    No noise by default (docs/nram.md gives the measurements behind that choice).
     """
-    return TrainConfig(
-        model="nram",
+    return base().replace(
         model_kwargs={
             "memory_size": 12,
             "num_registers": 4,
             "max_timesteps": 7,
             "controller": "lstm",
             "hidden_units": 32,
-            "gradient_clip_value": 100.0,
-            "entropy_weight": 0.01,
         },
         data_kwargs={
-            "task": "list_k",
             "difficulty": 4,
             "curriculum_threshold": 0.9,
             "entropy_decay": 0.9,
             "check_examples": 128,
             "test_examples": 1000,
         },
-        learning_rate=0.01,
-        global_clipnorm=1.0,
         noise_eta=0.0,
         epochs=40,
         steps_per_epoch=50,
@@ -80,69 +75,34 @@ def default() -> TrainConfig:
 
 
 def access() -> TrainConfig:
-    """Access (return A[k]), arrays of up to 5 values in 8 cells, no noise: the easiest task, minutes.
+    """Access (return A[k]), arrays of up to 5 values in 8 cells, no noise: the easiest task; `default` otherwise.
 
     python train.py --model=nram --config=access --workdir=/tmp/nram_access
     """
-    return TrainConfig(
-        model="nram",
-        model_kwargs={
-            "memory_size": 8,
-            "num_registers": 2,
-            "max_timesteps": 3,
-            "controller": "lstm",
-            "hidden_units": 32,
-            "gradient_clip_value": 100.0,
-            "entropy_weight": 0.01,
-        },
-        data_kwargs={
-            "task": "access",
-            "difficulty": 5,
-            "curriculum_threshold": 0.9,
-            "entropy_decay": 0.9,
-            "check_examples": 128,
-            "test_examples": 1000,
-        },
-        learning_rate=0.01,
-        global_clipnorm=1.0,
-        noise_eta=0.0,
+    return default().replace(
+        model_kwargs={"memory_size": 8, "num_registers": 2, "max_timesteps": 3},
+        data_kwargs={"task": "access", "difficulty": 5},
         epochs=12,
-        steps_per_epoch=50,
-        batch_size=32,
     )
 
 
 def paper() -> TrainConfig:
-    """ListK at the paper's training complexity, lists of up to 10 nodes (Table 1 of Kurach et al.; GPU)..
+    """ListK at the paper's training complexity, lists of up to 10 nodes (Table 1 of Kurach et al.; GPU).
 
     python train.py --model=nram --config=paper --workdir=/tmp/nram_paper
 
     From the papers: the task and its largest list length (10), the LSTM controller with a ReLU layer, Adam, the
     curriculum, eta = 0.3 (Neelakantan et al. 2015, who run 100 restarts per setting). Ours: the memory size
     (24 cells, the smallest even size that holds 10 nodes), registers, step budget, controller width, the clip
-    values, the entropy schedule and the training length.
+    values, the entropy schedule and the training length; the rest is `default`'s.
     """
-    return TrainConfig(
-        model="nram",
-        model_kwargs={
-            "memory_size": 24,
-            "num_registers": 5,
-            "max_timesteps": 13,
-            "controller": "lstm",
-            "hidden_units": 128,
-            "gradient_clip_value": 100.0,
-            "entropy_weight": 0.01,
-        },
+    return default().replace(
+        model_kwargs={"memory_size": 24, "num_registers": 5, "max_timesteps": 13, "hidden_units": 128},
         data_kwargs={
-            "task": "list_k",
             "difficulty": tasks.get_task("list_k").paper_difficulty,
-            "curriculum_threshold": 0.9,
             "entropy_decay": 0.95,
             "check_examples": 256,
-            "test_examples": 1000,
         },
-        learning_rate=0.01,
-        global_clipnorm=1.0,
         noise_eta=0.3,
         epochs=200,
         steps_per_epoch=100,

@@ -97,7 +97,7 @@ def test_loss_matches_the_papers_formula():
 def test_clip_and_renormalize_have_the_papers_backward_passes():
     import tensorflow as tf
 
-    from zoo.nram.model import _clip_gradient, renormalize
+    from zoo.nram.core import _clip_gradient, renormalize
 
     x = tf.constant(np.random.default_rng(0).random((3, 5)).astype(np.float32) + 0.1)
     upstream = tf.constant(np.random.default_rng(1).normal(scale=5.0, size=(3, 5)).astype(np.float32))
@@ -295,8 +295,12 @@ def test_config_errors_name_the_argument_and_range():
         ENTRY.make_data(
             config.replace(model_kwargs={"max_timesteps": 3}, data_kwargs={"difficulty": 4}), None
         )
-    with pytest.raises(ValueError, match="Unknown nram data_kwargs"):
-        ENTRY.make_data(config.replace(data_kwargs={"length": 3}), None)
+    with pytest.raises(ValueError, match="Unknown data_kwargs key 'length'"):
+        ENTRY.check_options(config.replace(data_kwargs={"length": 3}))
+    with pytest.raises(ValueError, match="test_examples must be a positive integer"):
+        ENTRY.make_data(config.replace(data_kwargs={"test_examples": 0}), None)
+    with pytest.raises(ValueError, match="Unknown NRAM task 'sort'"):
+        ENTRY.make_data(config.replace(data_kwargs={"task": "sort"}), None)
     with pytest.raises(ValueError, match="controller must be one of"):
         NRAMCore(memory_size=8, controller="gru")
 

@@ -1,0 +1,64 @@
+"""Table 6 of Neelakantan et al. 2015 (arXiv 1511.06807, section 4.4) for the NRAM: the share of restarts on
+ListK (the k-th element of a linked list) that reach 100% test accuracy, without and with gradient noise.
+
+    python reproduce.py --model=nram --restarts=4 --jobs=2 --out=docs/results/nram
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo import rows
+from zoo.registry import ReproductionSpec, Setting
+from zoo.run_results import reported
+
+
+def summarize_table6(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts the restarts that reach 100% whole-example test accuracy (the paper's "success").
+
+    Args:
+        results: the restarts' results.json dicts ({"metrics": {"test_example_accuracy": ...}, ...}).
+
+    Returns:
+        {"runs": n, "successes": count, "success_rate": count / n, "mean_test_example_accuracy": ...}.
+    """
+    accuracies = reported(results, "test_example_accuracy")
+    successes = sum(1 for a in accuracies if a == 1.0)
+    return {
+        "runs": len(accuracies),
+        "successes": successes,
+        "success_rate": successes / len(accuracies) if accuracies else float("nan"),
+        "mean_test_example_accuracy": sum(accuracies) / len(accuracies) if accuracies else float("nan"),
+    }
+
+
+def _setting(name: str, learning_rate: float, eta: float, paper_rate: float) -> Setting:
+    noise = rows.annealed_noise(eta) if eta else rows.no_noise()
+    return Setting(
+        name,
+        {"learning_rate": learning_rate, **noise, **rows.clipping(global_norm=1.0)},
+        {"runs": 100, "success_rate": paper_rate},
+    )
+
+
+# Table 6 of arXiv 1511.06807 (Table 5 in its first arXiv version): the share of 100 restarts reaching 100%
+# test accuracy on ListK for the 3 best hyper-parameter settings of a large grid search, without and with noise
+# (eta = 0.3); the same 100 seeds for both, as here (restart r has seed config.seed + r in every setting). The
+# paper names neither the grid nor the 3 settings (it points to Kurach et al. 2015, which gives no values), so
+# our three settings, which differ only in learning rate, are our choice (see docs/nram.md).
+REPRODUCTION = ReproductionSpec(
+    title="Table 6: NRAM on ListK, share of restarts reaching 100% test accuracy",
+    config="table6",
+    settings=[
+        _setting("setting1_no_noise", 0.01, 0.0, 0.01),
+        _setting("setting1_noise", 0.01, 0.3, 0.05),
+        _setting("setting2_no_noise", 0.003, 0.0, 0.0),
+        _setting("setting2_noise", 0.003, 0.3, 0.22),
+        _setting("setting3_no_noise", 0.03, 0.0, 0.03),
+        _setting("setting3_noise", 0.03, 0.3, 0.07),
+    ],
+    columns=["runs", "successes", "success_rate", "mean_test_example_accuracy"],
+    summarize=summarize_table6,
+    curve_metric="example_accuracy",
+    axes=("learning_rate",),
+)
