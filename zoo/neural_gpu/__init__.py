@@ -2,27 +2,11 @@
 al. 2015 in paper.py. `python train.py --model=neural_gpu --config=default --workdir=/tmp/ngpu`
 """
 
-from typing import Any
-
-from zoo.config import TrainConfig
-from zoo.neural_gpu import tasks
 from zoo.neural_gpu.configs import CONFIGS
 from zoo.neural_gpu.data import NeuralGPUDataOptions, make_data
-from zoo.neural_gpu.model import BitError, MaskedSequenceCrossentropy, NeuralGPU, SequenceError
+from zoo.neural_gpu.model import build_model, compile_kwargs
 from zoo.neural_gpu.paper import REPRODUCTION
 from zoo.registry import ZooEntry
-
-
-# build_model and compile_kwargs belong in model.py (the family contract): to move when its edit is done.
-def build_model(**model_kwargs: Any) -> NeuralGPU:
-    """An unbuilt NeuralGPU over the binary-arithmetic vocabulary; see `NeuralGPU` for the arguments."""
-    return NeuralGPU(**{"vocab_size": tasks.VOCAB_SIZE, **model_kwargs})
-
-
-def compile_kwargs(config: TrainConfig) -> dict[str, Any]:
-    """Masked cross-entropy loss with per-bit and per-sequence error metrics."""
-    return {"loss": MaskedSequenceCrossentropy(), "metrics": [BitError(), SequenceError()]}
-
 
 ENTRY = ZooEntry(
     name="neural_gpu",

@@ -23,6 +23,9 @@ from typing import Any
 import keras
 from keras import ops
 
+from zoo.config import TrainConfig
+from zoo.neural_gpu import tasks
+
 PACKAGE = "keras_gradnoise_zoo"
 _DROPOUT_SEED_KEY = "dropout_seed_state"
 
@@ -381,3 +384,13 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
 def dropout_rate(dropout: float, length: int) -> float:
     """The per-step dropout rate the model uses at `length` (for docs and tests)."""
     return min(0.5, dropout * 3.0 / math.sqrt(length))
+
+
+def build_model(**model_kwargs: Any) -> NeuralGPU:
+    """An unbuilt NeuralGPU over the binary-arithmetic vocabulary; see `NeuralGPU` for the arguments."""
+    return NeuralGPU(**{"vocab_size": tasks.VOCAB_SIZE, **model_kwargs})
+
+
+def compile_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """Masked cross-entropy loss with per-bit and per-sequence error metrics."""
+    return {"loss": MaskedSequenceCrossentropy(), "metrics": [BitError(), SequenceError()]}

@@ -15,9 +15,9 @@ import pytest
 
 import zoo
 from keras_gradnoise.testing import assert_weights_equal
-from zoo.neural_gpu import build_model, tasks
+from zoo.neural_gpu import tasks
 from zoo.neural_gpu.curriculum import ArithmeticDataset, CurriculumCallback
-from zoo.neural_gpu.model import BitError, MaskedSequenceCrossentropy, SequenceError
+from zoo.neural_gpu.model import BitError, MaskedSequenceCrossentropy, SequenceError, build_model
 from zoo.neural_gpu.paper import summarize_table7
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
