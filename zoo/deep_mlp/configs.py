@@ -18,24 +18,30 @@ PAPER_NOISE_GAMMA = 0.55
 PAPER_LEARNING_RATES = (0.1, 0.01)
 
 
+def base() -> TrainConfig:
+    """What every config starts from: the `paper` config (Simple Init, plain SGD at lr 0.1, no clipping, no
+    noise, full MNIST, batch 128, 20 epochs)."""
+    return TrainConfig(
+        model="deep_mlp",
+        model_kwargs={"init": "simple"},
+        data_kwargs={"source": "mnist"},
+        optimizer="sgd",
+        learning_rate=PAPER_LEARNING_RATES[0],
+        epochs=20,
+        batch_size=128,
+    )
+
+
+# The paper's annealed noise (eta = 0.01, gamma = 0.55) after clipping to global norm 10 (its Experiments 3-6).
+_NOISE_CLIP10 = {"noise_eta": PAPER_NOISE_ETA, "noise_gamma": PAPER_NOISE_GAMMA, "global_clipnorm": 10.0}
+
+
 def smoke() -> TrainConfig:
     """Seconds: one epoch over the shipped 300-image MNIST fixture, with noise and clipping.
 
     python train.py --model=deep_mlp --config=smoke --workdir=/tmp/deep_mlp_smoke
     """
-    return TrainConfig(
-        model="deep_mlp",
-        model_kwargs={"init": "simple"},
-        data_kwargs={"source": "fixture"},
-        optimizer="sgd",
-        learning_rate=0.1,
-        noise_eta=PAPER_NOISE_ETA,
-        noise_gamma=PAPER_NOISE_GAMMA,
-        global_clipnorm=10.0,
-        epochs=1,
-        batch_size=32,
-        seed=0,
-    )
+    return base().replace(data_kwargs={"source": "fixture"}, **_NOISE_CLIP10, epochs=1, batch_size=32)
 
 
 def default() -> TrainConfig:
@@ -46,40 +52,17 @@ def default() -> TrainConfig:
 
     python train.py --model=deep_mlp --config=default --data_dir=../shared/data/mnist --workdir=/tmp/deep_mlp
     """
-    return TrainConfig(
-        model="deep_mlp",
-        model_kwargs={"init": "good"},
-        data_kwargs={"source": "mnist"},
-        optimizer="sgd",
-        learning_rate=0.1,
-        noise_eta=PAPER_NOISE_ETA,
-        noise_gamma=PAPER_NOISE_GAMMA,
-        global_clipnorm=10.0,
-        epochs=5,
-        batch_size=128,
-        seed=0,
-    )
+    return base().replace(model_kwargs={"init": "good"}, **_NOISE_CLIP10, epochs=5)
 
 
 def paper() -> TrainConfig:
     """The paper's base setting (Table 1, Experiment 1 without noise): Simple Init, plain SGD, no clipping.
 
-    The Table 1 rows (zoo/deep_mlp/__init__.py) change init, clipping, noise and learning rate from here.
+    The Table 1 rows (zoo/deep_mlp/paper.py) change init, clipping, noise and learning rate from here.
 
     python train.py --model=deep_mlp --config=paper --data_dir=../shared/data/mnist --workdir=/tmp/dmlp_paper
     """
-    return TrainConfig(
-        model="deep_mlp",
-        model_kwargs={"init": "simple"},
-        data_kwargs={"source": "mnist"},
-        optimizer="sgd",
-        learning_rate=PAPER_LEARNING_RATES[0],
-        noise_eta=0.0,
-        noise_gamma=PAPER_NOISE_GAMMA,
-        epochs=20,
-        batch_size=128,
-        seed=0,
-    )
+    return base()
 
 
 CONFIGS = {"smoke": smoke, "default": default, "paper": paper}

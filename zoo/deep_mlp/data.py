@@ -7,6 +7,7 @@ uint8 (the model scales them), which keeps the full training set at 47 MB per pr
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import keras
@@ -20,7 +21,31 @@ from zoo.registry import TaskData
 # The shipped test fixture: the first 300 training and the first 100 test images of the official MNIST.
 FIXTURE_PATH = resources.fixture_path("mnist_tiny.npz")
 SOURCES: tuple[str, ...] = ("mnist", "fixture")
-DATA_KWARGS: frozenset[str] = frozenset({"source", "train_size"})
+
+
+@dataclasses.dataclass(frozen=True)
+class DeepMLPDataOptions:
+    """The deep MLP's data options (`TrainConfig.data_kwargs`).
+
+    Args:
+        source: "mnist" (the full 60k/10k; from `data_dir`, else downloaded through keras.datasets) or
+            "fixture" (the shipped 300/100 subset; ignores data_dir).
+        train_size: train on the first this many training examples only (a scaled-down run); None = all.
+
+    Raises:
+        ValueError: an unknown source, or a train_size that is not a positive integer (whether it exceeds the
+            training set is checked by `make_data`, which knows the data).
+    """
+
+    source: str = "mnist"
+    train_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"data_kwargs source must be one of {', '.join(SOURCES)}; got {self.source!r}.")
+        size = self.train_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise ValueError(f"data_kwargs train_size must be a positive integer or None; got {size!r}.")
 
 
 def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> float:
@@ -54,13 +79,8 @@ def load_source(source: str, data_dir: str | None) -> MNISTData:
 def make_data(config: TrainConfig, data_dir: str | None) -> TaskData:
     """The deep MLP's data: shuffled MNIST training batches, the test set as validation and final evaluation.
 
-    data_kwargs:
-        source: "mnist" (the full 60k/10k; from `data_dir`, else downloaded through keras.datasets) or
-            "fixture" (the shipped 300/100 subset; ignores data_dir). Default "mnist".
-        train_size: train on the first this many training examples only (a scaled-down run); None = all.
-
     Args:
-        config: the run's TrainConfig (data_kwargs, batch_size and seed are used).
+        config: the run's TrainConfig: its data_kwargs are `DeepMLPDataOptions`.
         data_dir: directory with mnist.npz or the MNIST IDX files, or None.
 
     Returns:
@@ -69,24 +89,15 @@ def make_data(config: TrainConfig, data_dir: str | None) -> TaskData:
         accuracy; no model selection uses it: results are those of the last epoch).
 
     Raises:
-        ValueError: unknown data_kwargs or out-of-range values. DataError: missing or corrupt data.
+        ValueError: out-of-range data options. DataError: missing or corrupt data.
     """
-    unknown = set(config.data_kwargs) - DATA_KWARGS
-    if unknown:
+    options = DeepMLPDataOptions(**config.data_kwargs)
+    data = load_source(options.source, data_dir)
+    train_size = options.train_size
+    if train_size is not None and train_size > len(data.x_train):
         raise ValueError(
-            f"Unknown data_kwargs {sorted(unknown)} for deep_mlp; accepted: {sorted(DATA_KWARGS)}."
+            f"data_kwargs train_size must be an integer in [1, {len(data.x_train)}]; got {train_size!r}."
         )
-    data = load_source(config.data_kwargs.get("source", "mnist"), data_dir)
-    train_size = config.data_kwargs.get("train_size")
-    if train_size is not None:
-        if (
-            isinstance(train_size, bool)
-            or not isinstance(train_size, int)
-            or not 1 <= train_size <= len(data.x_train)
-        ):
-            raise ValueError(
-                f"data_kwargs train_size must be an integer in [1, {len(data.x_train)}]; got {train_size!r}."
-            )
     x_train, y_train = data.x_train[:train_size], data.y_train[:train_size]
     x_test, y_test = data.x_test, data.y_test.astype(np.int32)
 

@@ -15,8 +15,10 @@ import pytest
 import keras_gradnoise
 import zoo
 from keras_gradnoise.testing import assert_weights_equal
-from zoo.deep_mlp import BEST, MEAN, TABLE1, compile_kwargs, make_data, summarize_accuracy
-from zoo.deep_mlp.model import DeepMLP, build_model
+from zoo.deep_mlp.data import make_data
+from zoo.deep_mlp.model import DeepMLP, build_model, compile_kwargs
+from zoo.deep_mlp.paper import TABLE1
+from zoo.metrics import BEST, MEAN, summarize_accuracy
 from zoo.reproduce import restart_config
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "mnist_tiny.npz")
@@ -159,9 +161,12 @@ def test_make_data_on_fixture_and_its_evaluation():
 
 
 def test_make_data_rejects_bad_data_kwargs():
-    config = zoo.get("deep_mlp").config("smoke")
-    with pytest.raises(ValueError, match=r"Unknown data_kwargs \['size'\].*accepted"):
-        make_data(config.replace(data_kwargs={"size": 3}), None)
+    entry = zoo.get("deep_mlp")
+    config = entry.config("smoke")
+    with pytest.raises(ValueError, match=r"Unknown data_kwargs key 'size'.*Accepted: source, train_size"):
+        entry.check_options(config.replace(data_kwargs={"size": 3}))
+    with pytest.raises(ValueError, match="train_size must be a positive integer or None"):
+        make_data(config.replace(data_kwargs={"train_size": 0}), None)
     with pytest.raises(ValueError, match=r"train_size must be an integer in \[1, 300\]"):
         make_data(config.replace(data_kwargs={"train_size": 301}), None)
     with pytest.raises(ValueError, match="source must be one of mnist, fixture"):

@@ -12,6 +12,8 @@ from typing import Any
 
 import keras
 
+from zoo.config import TrainConfig
+
 INITS: tuple[str, ...] = ("simple", "good", "zero", "random_walk")
 SIMPLE_INIT_STDDEV = 0.1
 
@@ -196,3 +198,8 @@ def build_model(input_shape: tuple[int, ...] = (28, 28), **kwargs: Any) -> DeepM
     model = DeepMLP(**kwargs)
     model.build((None, *input_shape))
     return model
+
+
+def compile_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """Softmax outputs and integer labels: sparse cross-entropy and accuracy."""
+    return {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}

@@ -26,6 +26,8 @@ TASK_NAMES: dict[int, str] = {
     19: "path-finding",
     20: "agents-motivations",
 }
+# The task numbers, 1..20.
+ALL_TASKS: tuple[int, ...] = tuple(TASK_NAMES)
 
 # sha256 of the official v1.2 English 1k files, measured on the development machines' copy (whose README states
 # they are the original files). A downloaded archive's content must match them; results.json records whether

@@ -12,7 +12,8 @@ import pytest
 
 from zoo import datasets
 from zoo.datasets import DataError
-from zoo.memn2n import FIXTURE_DIR, babi
+from zoo.memn2n import babi
+from zoo.memn2n.data import FIXTURE_DIR
 
 TRICKY = os.path.join(FIXTURE_DIR, "tricky.txt")
 SHARED_BABI = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "babi", "en")

@@ -8,25 +8,21 @@ over the batch as in the reference code, 10% of every task's training questions 
 from __future__ import annotations
 
 from zoo.config import TrainConfig
+from zoo.memn2n.babi_facts import ALL_TASKS, BABI_EN_VOCABULARY
+from zoo.memn2n.data import MemN2NDataOptions
+from zoo.memn2n.model import model_arguments
 
-from .babi import BABI_EN_VOCABULARY
 
-ALL_TASKS = list(range(1, 21))
+def base() -> TrainConfig:
+    """What every config starts from (`default`): task 1, two-stage (linear start for 20 epochs), 100 epochs.
 
-
-def _base(**changes: object) -> TrainConfig:
-    config = TrainConfig(
+    Every model and data option is spelled out, so that a run's config.json states them all; the values are
+    build_model's and MemN2NDataOptions' defaults, which set them in one place.
+    """
+    return TrainConfig(
         model="memn2n",
-        model_kwargs={
-            "vocab_size": len(BABI_EN_VOCABULARY),
-            "memory_size": 50,
-            "sentence_size": 11,
-            "embedding_dim": 20,
-            "hops": 3,
-            "linear_start_epochs": 20,
-            "init_stddev": 0.1,
-        },
-        data_kwargs={"tasks": [1], "validation_fraction": 0.1, "time_noise": 0.1, "fixture": False},
+        model_kwargs=model_arguments({"vocab_size": len(BABI_EN_VOCABULARY), "linear_start_epochs": 20}),
+        data_kwargs=MemN2NDataOptions().as_data_kwargs(),
         optimizer="sgd",
         learning_rate=0.01,
         lr_decay_every_epochs=25,
@@ -35,7 +31,6 @@ def _base(**changes: object) -> TrainConfig:
         epochs=100,
         batch_size=32,
     )
-    return config.replace(**changes)
 
 
 def smoke() -> TrainConfig:
@@ -43,11 +38,7 @@ def smoke() -> TrainConfig:
 
     python train.py --model=memn2n --config=smoke --workdir=/tmp/memn2n_smoke
     """
-    return _base(
-        model_kwargs={"linear_start_epochs": 1},
-        data_kwargs={"tasks": [1], "fixture": True},
-        epochs=2,
-    )
+    return base().replace(model_kwargs={"linear_start_epochs": 1}, data_kwargs={"fixture": True}, epochs=2)
 
 
 def default() -> TrainConfig:
@@ -58,7 +49,7 @@ def default() -> TrainConfig:
 
     python train.py --model=memn2n --config=default --workdir=/tmp/m1 --data_dir=../shared/data/babi/en
     """
-    return _base()
+    return base()
 
 
 def joint() -> TrainConfig:
@@ -66,7 +57,7 @@ def joint() -> TrainConfig:
 
     python train.py --model=memn2n --config=joint --workdir=/tmp/mj --data_dir=../shared/data/babi/en
     """
-    return _base(data_kwargs={"tasks": ALL_TASKS})
+    return base().replace(data_kwargs={"tasks": list(ALL_TASKS)})
 
 
 def paper() -> TrainConfig:
@@ -74,22 +65,17 @@ def paper() -> TrainConfig:
 
     python train.py --model=memn2n --config=paper --workdir=/tmp/mp --data_dir=../shared/data/babi/en
     """
-    return _base(data_kwargs={"tasks": ALL_TASKS}, noise_eta=1.0, epochs=200)
+    return joint().replace(noise_eta=1.0, epochs=200)
 
 
 def joint_cpu() -> TrainConfig:
-    """`joint` scaled to a shared 2-core CPU: 45 epochs, lr halved every 11, linear start for 9 (~10 min).
+    """`joint` scaled to a shared 2-core CPU: 45 epochs, lr halved every 11, linear start for 9.
 
     Used for the scaled Table 4 reproduction (docs/memn2n.md, which holds the reproduce.py command).
 
     python train.py --model=memn2n --config=joint_cpu --workdir=/tmp/mjc --data_dir=../shared/data/babi/en
     """
-    return _base(
-        model_kwargs={"linear_start_epochs": 9},
-        data_kwargs={"tasks": ALL_TASKS},
-        epochs=45,
-        lr_decay_every_epochs=11,
-    )
+    return joint().replace(model_kwargs={"linear_start_epochs": 9}, epochs=45, lr_decay_every_epochs=11)
 
 
 CONFIGS = {"smoke": smoke, "default": default, "joint": joint, "joint_cpu": joint_cpu, "paper": paper}

@@ -13,11 +13,15 @@ inside compiled training steps and is saved with the model and its checkpoints.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
+
+from zoo.config import TrainConfig
 
 PACKAGE = "keras_gradnoise_zoo"
 LAYER_NAME = "memn2n"
@@ -46,7 +50,7 @@ class MemoryNetwork(keras.layers.Layer):
     sentence_size) int; "time" (batch, memory_size) int temporal ids, 0 for an empty slot, 1 for the newest
     statement, up to memory_size.
 
-    Args:
+    Args (their defaults are `build_model`'s):
         vocab_size: number of words including the nil word at index 0; also the number of answer classes.
         memory_size: M, the number of memory slots (and of temporal embeddings).
         sentence_size: J, words per sentence and question after padding.
@@ -60,12 +64,12 @@ class MemoryNetwork(keras.layers.Layer):
     def __init__(
         self,
         vocab_size: int,
-        memory_size: int = 50,
-        sentence_size: int = 11,
-        embedding_dim: int = 20,
-        hops: int = 3,
-        linear_start_epochs: int = 0,
-        init_stddev: float = 0.1,
+        memory_size: int,
+        sentence_size: int,
+        embedding_dim: int,
+        hops: int,
+        linear_start_epochs: int,
+        init_stddev: float,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -199,6 +203,26 @@ def build_model(
         name=LAYER_NAME,
     )
     return keras.Model(inputs, core(inputs), name="memn2n")
+
+
+def model_arguments(model_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """`build_model`'s arguments for `model_kwargs`: the given ones, and build_model's defaults for the others.
+
+    Raises:
+        TypeError: an argument build_model does not take, or no vocab_size.
+    """
+    bound = inspect.signature(build_model).bind(**model_kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def compile_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """Summed (not averaged) cross-entropy over the batch, as in the reference code, so that lr 0.01 and clip
+    norm 40 have the reference's meaning; plus accuracy."""
+    return {
+        "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum"),
+        "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    }
 
 
 class LinearStart(keras.callbacks.Callback):

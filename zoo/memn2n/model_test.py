@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 
 import keras_gradnoise
-from zoo.memn2n import ENTRY, LinearStart, build_model, compile_kwargs, make_data
-from zoo.memn2n.model import LAYER_NAME, position_encoding
+from zoo.memn2n import ENTRY
+from zoo.memn2n.data import make_data
+from zoo.memn2n.model import LAYER_NAME, LinearStart, build_model, compile_kwargs, position_encoding
 
 V, M, S, D, K = 12, 5, 4, 3, 3
 
@@ -207,12 +210,24 @@ def test_evaluate_counts_errors_per_task():
         ({"tasks": [0]}, "1..20"),
         ({"tasks": "some"}, "1..20"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
-        ({"shuffle": True}, "Unknown"),
+        ({"time_noise": "0.1"}, "time_noise must be in"),
+        ({"fixture": 1}, "fixture must be True or False"),
     ],
 )
 def test_bad_data_options(data_kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_data(ENTRY.config("smoke").replace(data_kwargs=data_kwargs), None)
+
+
+def test_unknown_data_options_are_refused_by_the_entry():
+    with pytest.raises(ValueError, match="Unknown data_kwargs key 'shuffle'"):
+        ENTRY.check_options(ENTRY.config("smoke").replace(data_kwargs={"shuffle": True}))
+
+
+def test_importing_the_constants_does_not_import_keras():
+    script = "import sys, zoo.memn2n.babi_facts, zoo.memn2n.paper; print('keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_vocab_size_must_cover_the_vocabulary():

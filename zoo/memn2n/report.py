@@ -2,14 +2,13 @@
 
     python -m zoo.memn2n.report --runs_dir=runs/memn2n --out=docs/results/memn2n/per_task.md
 
-Every `<runs_dir>/<setting>/restart_*/results.json` contributes; a setting's column is the mean over its
-restarts of each task's test error (%).
+The runs are those `reproduce.py --model=memn2n` made under `--runs_dir` (zoo.planning's layout, read by
+zoo.reproduce.load_results): a setting's column is the mean over its finished restarts of each task's test
+error (%).
 """
 
 from __future__ import annotations
 
-import glob
-import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,42 +16,18 @@ from typing import Any
 import numpy as np
 from absl import app, flags
 
-from .babi import TASK_NAMES
-
-# Sukhbaatar et al. 2015, Table 1, bAbI 1k, 3 hops, "PE LS RN" trained jointly on all 20 tasks: test error (%).
-# Transcribed from a public listing of that column (accuracies 1.0, 0.886, ...); its mean, 12.4, is the
-# paper's reported mean.
-PAPER_JOINT_PE_LS_RN: dict[int, float] = {
-    1: 0.0,
-    2: 11.4,
-    3: 21.9,
-    4: 13.4,
-    5: 14.4,
-    6: 2.8,
-    7: 18.3,
-    8: 9.3,
-    9: 1.9,
-    10: 6.5,
-    11: 0.3,
-    12: 0.1,
-    13: 0.2,
-    14: 6.9,
-    15: 0.0,
-    16: 2.7,
-    17: 40.4,
-    18: 9.4,
-    19: 88.0,
-    20: 0.0,
-}
+from zoo import reproduce
+from zoo.memn2n.babi_facts import TASK_NAMES
+from zoo.memn2n.paper import PAPER_JOINT_PE_LS_RN
 
 
-def load_runs(runs_dir: str) -> dict[str, list[dict[str, Any]]]:
-    """setting name -> the results.json dicts of its finished restarts (settings sorted by name)."""
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted(glob.glob(os.path.join(runs_dir, "*", "restart_*", "results.json"))):
-        with open(path) as f:
-            runs.setdefault(os.path.basename(os.path.dirname(os.path.dirname(path))), []).append(json.load(f))
-    return runs
+def load_runs(runs_dir: str, restarts: int) -> dict[str, list[dict[str, Any]]]:
+    """setting -> the results.json dicts of its finished restarts among the first `restarts`, Table 4's order."""
+    from zoo.memn2n import (
+        ENTRY,
+    )  # here: building the entry imports Keras, which the table itself does not need
+
+    return reproduce.load_results(reproduce.plan_runs(ENTRY, restarts, runs_dir))
 
 
 def per_task_table(runs: Mapping[str, Sequence[dict[str, Any]]], order: Sequence[str] | None = None) -> str:
@@ -92,17 +67,18 @@ def per_task_table(runs: Mapping[str, Sequence[dict[str, Any]]], order: Sequence
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("runs_dir", "runs/memn2n", "The reproduction's runs directory.")
+flags.DEFINE_integer(
+    "restarts", 20, "Restarts per setting to read (reproduce.py --restarts); missing ones are skipped."
+)
 flags.DEFINE_string("out", "docs/results/memn2n/per_task.md", "Where the markdown table goes.")
 
 
 def main(argv: list[str]) -> None:
     del argv
-    from zoo.memn2n import REPRODUCTION
-
-    runs = load_runs(FLAGS.runs_dir)
-    if not runs:
+    runs = load_runs(FLAGS.runs_dir, FLAGS.restarts)
+    if not any(runs.values()):
         raise app.UsageError(f"No finished runs (results.json) under {FLAGS.runs_dir!r}.")
-    table = per_task_table(runs, [s.name for s in REPRODUCTION.settings])
+    table = per_task_table(runs, list(runs))
     os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
     with open(FLAGS.out, "w") as f:
         f.write("Test error (%) per bAbI task, mean over restarts.\n\n" + table)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from zoo.memn2n.report import PAPER_JOINT_PE_LS_RN, per_task_table
+from zoo.memn2n.paper import PAPER_JOINT_PE_LS_RN
+from zoo.memn2n.report import per_task_table
 
 
 def test_per_task_table_means_over_restarts_and_tasks():

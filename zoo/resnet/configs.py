@@ -14,14 +14,32 @@ from zoo.config import TrainConfig
 
 # The seed does not give its dropout rate; this is our choice for the "dropout + noise" rows (before the classifier).
 DROPOUT_RATE = 0.3
+MOMENTUM = 0.9
 # The CPU-sized CIFAR network: ResNet-34's basic blocks and stem, one block per stage, a quarter of the width.
-CPU_MODEL_KWARGS = {"width_multiplier": 0.25, "stage_blocks": [1, 1, 1, 1], "weight_decay": 5e-4}
-_SGD = {
-    "optimizer": "sgd",
-    "optimizer_kwargs": {"momentum": 0.9},
-    "learning_rate": 0.1,
-    "lr_decay_factor": 0.1,
+CPU_MODEL_KWARGS = {"width_multiplier": 0.25, "stage_blocks": [1, 1, 1, 1]}
+# Smoke runs: 64 synthetic training images (no data, no download), one epoch, with noise.
+_SMOKE = {
+    "data_kwargs": {"dataset": "synthetic", "train_size": 64, "test_size": 32},
+    "learning_rate": 0.05,
+    "noise_eta": 0.01,
+    "epochs": 1,
+    "batch_size": 16,
 }
+
+
+def base(model: str, weight_decay: float) -> TrainConfig:
+    """What every ResNet config starts from: He et al.'s SGD (momentum 0.9, lr 0.1, step decay x0.1), batch 128,
+    on CIFAR-10, with SGD-style weight decay `weight_decay`."""
+    return TrainConfig(
+        model=model,
+        model_kwargs={"weight_decay": weight_decay},
+        data_kwargs={"dataset": "cifar10"},
+        optimizer="sgd",
+        optimizer_kwargs={"momentum": MOMENTUM},
+        learning_rate=0.1,
+        lr_decay_factor=0.1,
+        batch_size=128,
+    )
 
 
 def resnet34_smoke() -> TrainConfig:
@@ -29,33 +47,19 @@ def resnet34_smoke() -> TrainConfig:
 
     python train.py --model=resnet34 --config=smoke --workdir=/tmp/resnet34_smoke
     """
-    return TrainConfig(
-        model="resnet34",
-        model_kwargs={"width_multiplier": 0.25, "stage_blocks": [1, 1], "weight_decay": 5e-4},
-        data_kwargs={"dataset": "synthetic", "train_size": 64, "test_size": 32},
-        **{**_SGD, "learning_rate": 0.05},
-        noise_eta=0.01,
-        epochs=1,
-        batch_size=16,
+    return base("resnet34", 5e-4).replace(
+        model_kwargs={"width_multiplier": 0.25, "stage_blocks": [1, 1]}, **_SMOKE
     )
 
 
 def resnet34_default() -> TrainConfig:
     """Quarter-width ResNet-34 with one block per stage ("ResNet-10") on the 4,000-image CIFAR-10 subset, 15 epochs.
 
-    Measured about 10 s an epoch on the 2-core dev box at light load (1-3 min under heavy contention). Step decay: lr 0.1, x0.1 after epochs 6 and 12.
+    Sized for a 2-core CPU. Step decay: lr 0.1, x0.1 after epochs 6 and 12.
 
     python train.py --model=resnet34 --config=default --data_dir=../shared/data/cifar10 --workdir=/tmp/resnet34
     """
-    return TrainConfig(
-        model="resnet34",
-        model_kwargs=dict(CPU_MODEL_KWARGS),
-        data_kwargs={"dataset": "cifar10"},
-        **_SGD,
-        lr_decay_every_epochs=6,
-        epochs=15,
-        batch_size=128,
-    )
+    return base("resnet34", 5e-4).replace(model_kwargs=CPU_MODEL_KWARGS, lr_decay_every_epochs=6, epochs=15)
 
 
 def resnet34_paper() -> TrainConfig:
@@ -65,15 +69,7 @@ def resnet34_paper() -> TrainConfig:
 
     python train.py --model=resnet34 --config=paper --data_dir=/path/to/cifar10 --workdir=/tmp/resnet34_paper
     """
-    return TrainConfig(
-        model="resnet34",
-        model_kwargs={"weight_decay": 5e-4},
-        data_kwargs={"dataset": "cifar10"},
-        **_SGD,
-        lr_decay_every_epochs=60,
-        epochs=180,
-        batch_size=128,
-    )
+    return base("resnet34", 5e-4).replace(lr_decay_every_epochs=60, epochs=180)
 
 
 def resnet50_smoke() -> TrainConfig:
@@ -81,46 +77,31 @@ def resnet50_smoke() -> TrainConfig:
 
     python train.py --model=resnet50 --config=smoke --workdir=/tmp/resnet50_smoke
     """
-    return TrainConfig(
-        model="resnet50",
-        model_kwargs={
-            "num_classes": 10,
-            "input_shape": [32, 32, 3],
-            "width_multiplier": 0.0625,
-            "stage_blocks": [1, 1],
-            "weight_decay": 1e-4,
-        },
-        data_kwargs={"dataset": "synthetic", "train_size": 64, "test_size": 32},
-        **{**_SGD, "learning_rate": 0.05},
-        noise_eta=0.01,
-        epochs=1,
-        batch_size=16,
-    )
+    small = {
+        "num_classes": 10,
+        "input_shape": [32, 32, 3],
+        "width_multiplier": 0.0625,
+        "stage_blocks": [1, 1],
+    }
+    return base("resnet50", 1e-4).replace(model_kwargs=small, **_SMOKE)
 
 
 def resnet50_default() -> TrainConfig:
     """The bottleneck network on CPU: ResNet-50's blocks at 1/4 width, one per stage, 3x3 stem, CIFAR-10 subset.
 
-    ImageNet is out of reach of a CPU; this trains the same block type on the 4,000-image CIFAR-10 subset.
+    ImageNet is out of reach of a CPU; this trains the same block type on the 4,000-image CIFAR-10 subset, with
+    the schedule of resnet34's `default`.
 
     python train.py --model=resnet50 --config=default --data_dir=../shared/data/cifar10 --workdir=/tmp/resnet50
     """
-    return TrainConfig(
-        model="resnet50",
-        model_kwargs={
-            **CPU_MODEL_KWARGS,
-            "num_classes": 10,
-            "input_shape": [32, 32, 3],
-            "stem": "cifar",
-            "conv_bias": False,
-            "input_normalization": "cifar10",
-        },
-        data_kwargs={"dataset": "cifar10"},
-        **_SGD,
-        lr_decay_every_epochs=6,
-        epochs=15,
-        batch_size=128,
-    )
+    cifar_layout = {
+        "num_classes": 10,
+        "input_shape": [32, 32, 3],
+        "stem": "cifar",
+        "conv_bias": False,
+        "input_normalization": "cifar10",
+    }
+    return resnet34_default().replace(model="resnet50", model_kwargs=cifar_layout)
 
 
 def resnet50_paper() -> TrainConfig:
@@ -133,14 +114,8 @@ def resnet50_paper() -> TrainConfig:
     python train.py --model=resnet50 --config=paper --data_dir=/path/to/imagenet_tars --strategy=mirrored \
         --workdir=/tmp/resnet50_paper
     """
-    return TrainConfig(
-        model="resnet50",
-        model_kwargs={"weight_decay": 1e-4},
-        data_kwargs={"dataset": "imagenet2012"},
-        **_SGD,
-        lr_decay_every_epochs=30,
-        epochs=90,
-        batch_size=256,
+    return base("resnet50", 1e-4).replace(
+        data_kwargs={"dataset": "imagenet2012"}, lr_decay_every_epochs=30, epochs=90, batch_size=256
     )
 
 

@@ -15,6 +15,7 @@ configs use it so that they run anywhere, without data or network.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 from collections.abc import Mapping
@@ -35,8 +36,88 @@ CIFAR10_NPZ_CANDIDATES = (
     "cifar10_tiny.npz",
 )
 CIFAR10_PICKLE_CANDIDATES = ("cifar-10-batches-py", os.path.join("cifar10", "cifar-10-batches-py"))
-_CIFAR_DATA_KWARGS = ("dataset", "train_size", "test_size", "augment", "padding", "image_size", "num_classes")
 _NUM_CLASSES = 10
+# The options each dataset reads besides dataset, train_size and test_size, with their defaults (the one place
+# they are set). An option another dataset reads is refused rather than ignored.
+DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cifar10": {"augment": True, "padding": 4},
+    "synthetic": {"augment": True, "padding": 4, "image_size": 32, "num_classes": _NUM_CLASSES},
+    "imagenet2012": {"image_size": 224, "tfds_data_dir": None, "shuffle_buffer": 10_000},
+}
+# Synthetic runs need some data: these sizes when train_size / test_size are not given.
+_SYNTHETIC_SIZES = {"train_size": 512, "test_size": 128}
+
+
+@dataclasses.dataclass(frozen=True)
+class ResNetDataOptions:
+    """The ResNets' data options (`TrainConfig.data_kwargs`); None means the dataset's default.
+
+    Args:
+        dataset: "cifar10", "synthetic" (seeded random images, no download) or "imagenet2012".
+        train_size, test_size: use only the first this many images of each split; None: all of them (synthetic:
+            512 and 128).
+        augment: random crop + flip on training batches (cifar10, synthetic; default True).
+        padding: zero padding before the random crop (cifar10, synthetic; default 4).
+        image_size: the synthetic images' size (default 32), or ImageNet's crop size (default 224; the model's
+            input_shape must match).
+        num_classes: of the synthetic data (default 10).
+        tfds_data_dir: tensorflow-datasets' data directory for ImageNet (default: its own default).
+        shuffle_buffer: ImageNet examples in the shuffle buffer (default 10,000).
+
+    After construction every option the dataset reads holds its value (defaults filled in from
+    `DATASET_DEFAULTS`); the others are None.
+
+    Raises:
+        ValueError: naming the option: an unknown dataset, an out-of-range value, or an option the dataset does
+            not read.
+    """
+
+    dataset: str = "cifar10"
+    train_size: int | None = None
+    test_size: int | None = None
+    augment: bool | None = None
+    padding: int | None = None
+    image_size: int | None = None
+    num_classes: int | None = None
+    tfds_data_dir: str | None = None
+    shuffle_buffer: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASET_DEFAULTS:
+            raise ValueError(
+                f"data_kwargs dataset must be 'cifar10', 'synthetic' or 'imagenet2012'; got {self.dataset!r}."
+            )
+        defaults = DATASET_DEFAULTS[self.dataset]
+        for name in ("augment", "padding", "image_size", "num_classes", "tfds_data_dir", "shuffle_buffer"):
+            value = getattr(self, name)
+            if name not in defaults:
+                if value is not None:
+                    readers = [dataset for dataset, options in DATASET_DEFAULTS.items() if name in options]
+                    raise ValueError(
+                        f"data_kwargs {name!r} applies only to dataset {' or '.join(map(repr, readers))}; the "
+                        f"dataset is {self.dataset!r}."
+                    )
+            elif value is None:
+                # Frozen: fill the dataset's default the only way a frozen dataclass allows.
+                object.__setattr__(self, name, defaults[name])
+        minimum_image_size = 32 if self.dataset == "imagenet2012" else 1
+        for name, minimum in (
+            ("train_size", 1),
+            ("test_size", 1),
+            ("padding", 0),
+            ("image_size", minimum_image_size),
+            ("num_classes", 2),
+            ("shuffle_buffer", 1),
+        ):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < minimum
+            ):
+                raise ValueError(f"data_kwargs {name} must be an integer >= {minimum}; got {value!r}.")
+        if self.augment is not None and not isinstance(self.augment, bool):
+            raise ValueError(f"data_kwargs augment must be True or False; got {self.augment!r}.")
+        if self.tfds_data_dir is not None and not isinstance(self.tfds_data_dir, str):
+            raise ValueError(f"data_kwargs tfds_data_dir must be a path or None; got {self.tfds_data_dir!r}.")
 
 
 class AugmentedImages(keras.utils.PyDataset):
@@ -258,57 +339,58 @@ def accuracy_of(model: Any, images: np.ndarray, labels: np.ndarray, batch_size: 
     return hits / len(images)
 
 
-def make_cifar10_data(config: TrainConfig, data_dir: str | None) -> TaskData:
-    """CIFAR-10 (or the synthetic stand-in) for `train_and_evaluate`.
+def make_data(config: TrainConfig, data_dir: str | None) -> TaskData:
+    """CIFAR-10 / synthetic images (`make_cifar10_data`) or ImageNet (`imagenet.make_imagenet_data`).
 
-    data_kwargs:
-        dataset: "cifar10" (default) or "synthetic".
-        train_size, test_size: use only the first this many images of each split (None: all).
-        augment: random crop + flip on training batches (default True).
-        padding: zero padding before the random crop (default 4).
-        image_size, num_classes: of the synthetic data only (default 32, 10).
+    Args:
+        config: the run; its data_kwargs are `ResNetDataOptions`, whose `dataset` picks the loader.
+        data_dir: see the chosen loader; None means download (CIFAR-10) or an already prepared copy (ImageNet).
+
+    Returns:
+        The TaskData of the chosen dataset.
+    """
+    if ResNetDataOptions(**config.data_kwargs).dataset == "imagenet2012":
+        # Imported here: the ImageNet pipeline needs TensorFlow and tensorflow-datasets.
+        from zoo.resnet.imagenet import make_imagenet_data
+
+        return make_imagenet_data(config, data_dir)
+    return make_cifar10_data(config, data_dir)
+
+
+def make_cifar10_data(config: TrainConfig, data_dir: str | None) -> TaskData:
+    """CIFAR-10 (or the synthetic stand-in) for `train_and_evaluate`; data_kwargs are `ResNetDataOptions`.
 
     The validation data is the test split without augmentation: the curves show the metric the seed reports;
     nothing is selected on it during training.
     """
-    kwargs = dict(config.data_kwargs)
-    unknown = set(kwargs) - set(_CIFAR_DATA_KWARGS)
-    if unknown:
-        raise ValueError(f"Unknown data_kwargs {sorted(unknown)}; accepted: {list(_CIFAR_DATA_KWARGS)}.")
-    dataset = kwargs.get("dataset", "cifar10")
-    if dataset == "cifar10":
-        for key in ("image_size", "num_classes"):
-            if key in kwargs:
-                raise ValueError(f"data_kwargs {key!r} applies only to dataset='synthetic'.")
+    options = ResNetDataOptions(**config.data_kwargs)
+    if options.dataset == "cifar10":
         arrays, info = load_cifar10(data_dir)
-    elif dataset == "synthetic":
-        size, classes = int(kwargs.get("image_size", 32)), int(kwargs.get("num_classes", _NUM_CLASSES))
-        train_count, test_count = kwargs.get("train_size") or 512, kwargs.get("test_size") or 128
-        x_train, y_train = synthetic_images(train_count, seed=0, image_size=size, num_classes=classes)
-        x_test, y_test = synthetic_images(test_count, seed=1, image_size=size, num_classes=classes)
-        arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    elif options.dataset == "synthetic":
+        sizes = {key: getattr(options, key) or default for key, default in _SYNTHETIC_SIZES.items()}
+        arrays = {}
+        for seed, split in enumerate(("train", "test")):
+            arrays[f"x_{split}"], arrays[f"y_{split}"] = synthetic_images(
+                sizes[f"{split}_size"],
+                seed=seed,
+                image_size=options.image_size,
+                num_classes=options.num_classes,
+            )
         info = {"source": "synthetic"}
     else:
-        raise ValueError(f"data_kwargs dataset must be 'cifar10' or 'synthetic'; got {dataset!r}.")
+        raise ValueError(
+            f"make_cifar10_data reads cifar10 or synthetic data; use make_data for {options.dataset!r}."
+        )
     for split in ("train", "test"):
-        size = kwargs.get(f"{split}_size")
-        if size is not None:
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ValueError(
-                    f"data_kwargs {split}_size must be a positive integer or None; got {size!r}."
-                )
-            arrays[f"x_{split}"], arrays[f"y_{split}"] = (
-                arrays[f"x_{split}"][:size],
-                arrays[f"y_{split}"][:size],
-            )
-    augment = bool(kwargs.get("augment", True))
+        size = getattr(options, f"{split}_size")
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = arrays[f"x_{split}"][:size], arrays[f"y_{split}"][:size]
     train = AugmentedImages(
         arrays["x_train"],
         arrays["y_train"],
         config.batch_size,
         seed=config.seed,
-        augment=augment,
-        padding=int(kwargs.get("padding", 4)),
+        augment=options.augment,
+        padding=options.padding,
     )
     validation = AugmentedImages(
         arrays["x_test"], arrays["y_test"], config.batch_size, seed=config.seed, augment=False, shuffle=False
@@ -321,9 +403,9 @@ def make_cifar10_data(config: TrainConfig, data_dir: str | None) -> TaskData:
 
     info = {
         **info,
-        "dataset": dataset,
+        "dataset": options.dataset,
         "train_examples": len(arrays["x_train"]),
         "test_examples": len(x_test),
-        "augment": augment,
+        "augment": options.augment,
     }
     return TaskData(train=train, validation=validation, evaluate=evaluate, info=info)

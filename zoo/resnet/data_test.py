@@ -8,9 +8,16 @@ import pickle
 import numpy as np
 import pytest
 
+import zoo
 from zoo.config import TrainConfig
 from zoo.datasets import DataError
-from zoo.resnet.data import AugmentedImages, load_cifar10, make_cifar10_data, random_crop_and_flip
+from zoo.resnet.data import (
+    AugmentedImages,
+    ResNetDataOptions,
+    load_cifar10,
+    make_cifar10_data,
+    random_crop_and_flip,
+)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures")
 FIXTURE = os.path.join(FIXTURES, "cifar10_tiny.npz")
@@ -170,15 +177,28 @@ def test_make_data_on_the_fixture_and_evaluation():
 @pytest.mark.parametrize(
     "data_kwargs, message",
     [
-        ({"train_sizes": 10}, "Unknown data_kwargs"),
-        ({"dataset": "mnist"}, "'cifar10' or 'synthetic'"),
+        ({"dataset": "mnist"}, "'cifar10', 'synthetic' or 'imagenet2012'"),
         ({"train_size": 0}, "train_size"),
-        ({"image_size": 64}, "synthetic"),
+        ({"image_size": 64}, "image_size' applies only to dataset 'synthetic' or 'imagenet2012'"),
+        ({"shuffle_buffer": 8}, "shuffle_buffer' applies only to dataset 'imagenet2012'"),
+        ({"dataset": "synthetic", "num_classes": 1}, "num_classes must be an integer >= 2"),
+        ({"augment": 1}, "augment must be True or False"),
     ],
 )
 def test_bad_data_kwargs(data_kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_cifar10_data(TrainConfig(model="resnet34", data_kwargs=data_kwargs), FIXTURES)
+
+
+def test_data_options_fill_each_datasets_defaults_and_refuse_unknown_keys():
+    assert ResNetDataOptions() == ResNetDataOptions(dataset="cifar10", augment=True, padding=4)
+    synthetic = ResNetDataOptions(dataset="synthetic")
+    assert (synthetic.image_size, synthetic.num_classes, synthetic.shuffle_buffer) == (32, 10, None)
+    imagenet = ResNetDataOptions(dataset="imagenet2012")
+    assert (imagenet.image_size, imagenet.shuffle_buffer, imagenet.augment) == (224, 10_000, None)
+    entry = zoo.get("resnet34")
+    with pytest.raises(ValueError, match="Unknown data_kwargs key 'train_sizes'"):
+        entry.check_options(entry.config("smoke").replace(data_kwargs={"train_sizes": 10}))
 
 
 def test_synthetic_data_is_seeded_and_class_dependent():

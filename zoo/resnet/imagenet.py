@@ -26,9 +26,9 @@ import keras
 from zoo.config import TrainConfig
 from zoo.datasets import DataError
 from zoo.registry import TaskData
+from zoo.resnet.data import ResNetDataOptions
 
 IMAGENET_TARS = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
-_DATA_KWARGS = ("dataset", "image_size", "tfds_data_dir", "train_size", "test_size", "shuffle_buffer")
 
 
 class StreamBatches(keras.utils.PyDataset):
@@ -142,41 +142,29 @@ def _resize_shorter_side(image: Any, shorter: Any) -> Any:
 def make_imagenet_data(config: TrainConfig, data_dir: str | None) -> TaskData:
     """ImageNet train/validation tf.data pipelines and a top-1/top-5 evaluation for `train_and_evaluate`.
 
-    data_kwargs:
-        image_size: crop size (default 224; the model's input_shape must match).
-        tfds_data_dir: tensorflow-datasets' data directory (default: its own default).
-        train_size, test_size: use only this many examples of each split (None: all).
-        shuffle_buffer: examples in the shuffle buffer (default 10,000).
+    data_kwargs are `ResNetDataOptions` (image_size, tfds_data_dir, train_size, test_size, shuffle_buffer); the
+    model's input_shape must match image_size.
     """
     import tensorflow as tf
 
-    kwargs = dict(config.data_kwargs)
-    unknown = set(kwargs) - set(_DATA_KWARGS)
-    if unknown:
-        raise ValueError(
-            f"Unknown data_kwargs {sorted(unknown)} for ImageNet; accepted: {list(_DATA_KWARGS)}."
-        )
-    image_size = kwargs.get("image_size", 224)
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
-        raise ValueError(f"data_kwargs image_size must be an integer >= 32; got {image_size!r}.")
+    options = ResNetDataOptions(**{"dataset": "imagenet2012", **config.data_kwargs})
+    image_size = options.image_size
     model_shape = config.model_kwargs.get("input_shape")
     if model_shape is not None and tuple(model_shape)[:2] != (image_size, image_size):
         raise ValueError(
             f"model_kwargs input_shape {tuple(model_shape)} does not match data_kwargs image_size {image_size}."
         )
-    builder = imagenet_builder(data_dir, kwargs.get("tfds_data_dir"))
+    builder = imagenet_builder(data_dir, options.tfds_data_dir)
     import tensorflow_datasets as tfds
 
     read_config = tfds.ReadConfig(shuffle_seed=config.seed)
     train = builder.as_dataset(split="train", shuffle_files=True, as_supervised=True, read_config=read_config)
     validation = builder.as_dataset(split="validation", shuffle_files=False, as_supervised=True)
-    if kwargs.get("train_size"):
-        train = train.take(int(kwargs["train_size"]))
-    if kwargs.get("test_size"):
-        validation = validation.take(int(kwargs["test_size"]))
-    train = train.shuffle(
-        int(kwargs.get("shuffle_buffer", 10_000)), seed=config.seed, reshuffle_each_iteration=True
-    )
+    if options.train_size:
+        train = train.take(options.train_size)
+    if options.test_size:
+        validation = validation.take(options.test_size)
+    train = train.shuffle(options.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
     # One int64 per example from a seeded stream that changes every epoch: the example's augmentation seed.
     randoms = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True)
     train = tf.data.Dataset.zip((train, randoms)).map(
@@ -214,5 +202,5 @@ def make_imagenet_data(config: TrainConfig, data_dir: str | None) -> TaskData:
             total = builder.info.splits[split].num_examples
         except KeyError:  # split sizes unknown (e.g. a mocked dataset)
             continue
-        info[key] = min(total, kwargs.get(key.replace("examples", "size")) or total)
+        info[key] = min(total, getattr(options, key.replace("examples", "size")) or total)
     return TaskData(train=StreamBatches(train), validation=validation, evaluate=evaluate, info=info)

@@ -21,6 +21,8 @@ from typing import Any
 
 import keras
 
+from zoo.config import TrainConfig
+
 _PACKAGE = "keras_gradnoise_zoo"
 
 # Per-channel statistics of the 0-255 pixel values, applied inside the model so that a saved model takes raw
@@ -62,6 +64,8 @@ class ResNet(keras.Model):
         input_normalization: "cifar10", "imagenet" or None: which per-channel mean/std the model subtracts and
             divides by on its own input; None leaves the input as given.
         **kwargs: `name`, `trainable`, `dtype` of keras.Model.
+
+    The defaults are the CIFAR ResNet-34 of `build_resnet34`.
 
     Raises:
         ValueError: naming the argument that is out of range.
@@ -169,22 +173,13 @@ def build_resnet34(**kwargs: Any) -> ResNet:
     """ResNet-34 for 32x32 images (CIFAR-10): basic blocks [3, 4, 6, 3], 3x3 stem, no max-pool.
 
     Args:
-        **kwargs: any `ResNet` argument; those not given take the CIFAR ResNet-34 values.
+        **kwargs: any `ResNet` argument; those not given take the CIFAR ResNet-34 values, which are `ResNet`'s
+            own defaults.
 
     Returns:
         An uncompiled `ResNet` outputting logits.
     """
-    defaults: dict[str, Any] = {
-        "num_classes": 10,
-        "input_shape": (32, 32, 3),
-        "block_type": "basic",
-        "stage_blocks": (3, 4, 6, 3),
-        "stem": "cifar",
-        "conv_bias": False,
-        "input_normalization": "cifar10",
-        "name": "resnet34",
-    }
-    return ResNet(**{**defaults, **kwargs})
+    return ResNet(**{"name": "resnet34", **kwargs})
 
 
 def build_resnet50(**kwargs: Any) -> ResNet:
@@ -199,17 +194,25 @@ def build_resnet50(**kwargs: Any) -> ResNet:
     Returns:
         An uncompiled `ResNet` outputting logits.
     """
-    defaults: dict[str, Any] = {
+    # Where ResNet-50 differs from `ResNet`'s defaults (the CIFAR ResNet-34); the stage blocks are the same.
+    imagenet_resnet50: dict[str, Any] = {
         "num_classes": 1000,
         "input_shape": (224, 224, 3),
         "block_type": "bottleneck",
-        "stage_blocks": (3, 4, 6, 3),
         "stem": "imagenet",
         "conv_bias": True,
         "input_normalization": "imagenet",
         "name": "resnet50",
     }
-    return ResNet(**{**defaults, **kwargs})
+    return ResNet(**{**imagenet_resnet50, **kwargs})
+
+
+def compile_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """Logit outputs and integer labels: cross-entropy from logits, accuracy (and top-5 on ImageNet)."""
+    metrics: list[Any] = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    if config.data_kwargs.get("dataset") == "imagenet2012":
+        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"))
+    return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True), "metrics": metrics}
 
 
 class _LayerFactory:
