@@ -18,7 +18,7 @@ from keras_gradnoise.testing import assert_weights_equal
 from zoo.neural_gpu import tasks
 from zoo.neural_gpu.curriculum import ArithmeticDataset, CurriculumCallback
 from zoo.neural_gpu.model import BitError, MaskedSequenceCrossentropy, SequenceError, build_model
-from zoo.neural_gpu.paper import summarize_table7
+from zoo.neural_gpu.paper import succeeded, summarize_table7
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -303,6 +303,17 @@ def test_table7_summary_counts_runs_below_each_threshold() -> None:
         "error<3%": 3,
         "error<5%": 4,
     }
+
+
+def test_success_is_judged_at_the_longest_evaluated_length() -> None:
+    def run(eval_lengths, **errors):
+        return {"config": {"data_kwargs": {"eval_lengths": eval_lengths}}, "metrics": errors}
+
+    # A calibrated run evaluated at lengths 11 and 41: only the error at 41 counts.
+    assert succeeded(run([11, 41], bit_error_len11=0.5, bit_error_len41=0.009))
+    assert not succeeded(run([41, 11], bit_error_len11=0.0, bit_error_len41=0.011))
+    assert not succeeded(run([11, 41], bit_error_len11=0.0))  # no error reported at 41
+    assert summarize_table7([run([11, 41], bit_error_len41=0.015)])["error<2%"] == 1
 
 
 # ------------------------------------------------------------------------------------------- training and saving

@@ -12,10 +12,23 @@ from typing import Any
 
 from zoo import rows
 from zoo.registry import ReproductionSpec, Setting
-from zoo.run_results import reported
 
 SUCCESS_THRESHOLDS = (0.01, 0.02, 0.03, 0.05)
 SUCCESS_METRIC = "bit_error_len401"
+
+
+def longest_length_error(result: dict[str, Any]) -> float | None:
+    """A run's per-bit error at the longest length it was evaluated on (`bit_error_len401` for the paper's
+    configs; the calibrated configs evaluate shorter lengths), or None if it reported none."""
+    lengths = result.get("config", {}).get("data_kwargs", {}).get("eval_lengths") or [401]
+    value = result.get("metrics", {}).get(f"bit_error_len{max(lengths)}")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def succeeded(result: dict[str, Any]) -> bool:
+    """Table 7's strictest bound: a per-bit error below 1% at the longest evaluated length."""
+    error = longest_length_error(result)
+    return error is not None and error < SUCCESS_THRESHOLDS[0]
 
 
 def summarize_table7(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -25,9 +38,10 @@ def summarize_table7(results: list[dict[str, Any]]) -> dict[str, Any]:
         results: the restarts' results.json dicts ({"metrics": {"bit_error_len401": ...}, ...}).
 
     Returns:
-        {"runs": n, "error<1%": count, "error<2%": ..., "error<3%": ..., "error<5%": ...}.
+        {"runs": n, "error<1%": count, "error<2%": ..., "error<3%": ..., "error<5%": ...}, the error taken at the
+        longest evaluated length (`longest_length_error`).
     """
-    errors = reported(results, SUCCESS_METRIC)
+    errors = [error for error in map(longest_length_error, results) if error is not None]
     row: dict[str, Any] = {"runs": len(errors)}
     for threshold in SUCCESS_THRESHOLDS:
         row[f"error<{threshold:.0%}"] = sum(1 for e in errors if e < threshold)
@@ -48,8 +62,20 @@ REPRODUCTION = ReproductionSpec(
             {**rows.annealed_noise(1.0, 0.55), **rows.clipping(global_norm=1.0)},
             {"runs": 7290, "error<1%": 58, "error<2%": 159, "error<3%": 282, "error<5%": 570},
         ),
+        # Not a row of the paper: the reference code's noise, scaled by sqrt(the running sequence error), refreshed
+        # every 50 steps (keras_gradnoise.GatedNoise), so it fades as the task is solved.
+        Setting(
+            "gated",
+            {
+                **rows.annealed_noise(1.0, 0.55, gate_metric="sequence_error", gate_every_steps=50),
+                **rows.clipping(global_norm=1.0),
+            },
+        ),
     ],
     columns=["runs", "error<1%", "error<2%", "error<3%", "error<5%"],
     summarize=summarize_table7,
     curve_metric="sequence_error",
+    success=succeeded,
+    success_name="runs under 1% bit error at the longest length",
+    comparisons=(("noise", "no_noise"), ("gated", "no_noise")),
 )

@@ -32,6 +32,17 @@ def summarize_table6(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def test_example_accuracy(result: dict[str, Any]) -> float:
+    """One run's whole-example test accuracy (0 for a run that reported none)."""
+    value = result.get("metrics", {}).get("test_example_accuracy")
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def succeeded(result: dict[str, Any]) -> bool:
+    """The paper's success: every fresh test example at the final difficulty answered exactly."""
+    return test_example_accuracy(result) == 1.0
+
+
 def _setting(name: str, learning_rate: float, eta: float, paper_rate: float) -> Setting:
     noise = rows.annealed_noise(eta) if eta else rows.no_noise()
     return Setting(
@@ -61,4 +72,9 @@ REPRODUCTION = ReproductionSpec(
     summarize=summarize_table6,
     curve_metric="example_accuracy",
     axes=("learning_rate",),
+    run_value=test_example_accuracy,
+    run_value_name="test example accuracy",
+    success=succeeded,
+    success_name="runs at 100% test accuracy",
+    comparisons=tuple((f"setting{i}_noise", f"setting{i}_no_noise") for i in (1, 2, 3)),
 )
