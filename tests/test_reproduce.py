@@ -149,11 +149,12 @@ def test_plan_checks_every_run_against_the_entrys_option_classes(tmp_path):
     class Options:
         size: int = 1
 
-    entry = dataclasses.replace(ENTRY, build_model=lambda width=1: None, data_options=Options)
+    # The fake model's builder takes `explode` (a row sets it) and `width`.
+    entry = dataclasses.replace(ENTRY, build_model=lambda explode=None, width=1: None, data_options=Options)
     good = {"model_kwargs": {"width": 2}, "data_kwargs": {"size": 3}}
-    assert len(reproduce.plan_runs(entry, 1, str(tmp_path), overrides=good)) == 2
+    assert len(reproduce.plan_runs(entry, 1, str(tmp_path), overrides=good)) == 3
     with pytest.raises(
-        ValueError, match="Unknown model_kwargs key 'depth' for model 'fake'. Accepted: width."
+        ValueError, match="Unknown model_kwargs key 'depth' for model 'fake'. Accepted: explode, width."
     ):
         reproduce.plan_runs(entry, 1, str(tmp_path), overrides={"model_kwargs": {"depth": 2}})
     with pytest.raises(

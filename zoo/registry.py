@@ -11,9 +11,12 @@ import importlib
 import inspect
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.config import TrainConfig
+
+if TYPE_CHECKING:
+    from zoo.pretrained import Preset
 
 # name -> module defining ENTRY. Keep alphabetical.
 _MODULES: dict[str, str] = {
@@ -125,7 +128,8 @@ class ZooEntry:
         configs: config name -> function returning a TrainConfig; must include "smoke", "default" and "paper".
             Each function's docstring holds the exact command that runs it.
         reproduction: how the paper's table for this model is reproduced, or None.
-        presets: preset name -> path of a pretrained `.keras` file relative to saved_models/.
+        presets: the pretrained models it ships (`zoo.pretrained.Preset`: file, command, fixture metric),
+            declared in the family's presets.py; `python -m zoo.pretrained export` makes one from a finished run.
         default_preset: the preset `zoo.load_pretrained(name)` loads when the model has several and none is
             called "default"; None for models with one preset or a "default" one.
         data_options: the dataclass of the data pipeline's options (defaults in one place): its fields are the
@@ -140,7 +144,7 @@ class ZooEntry:
     compile_kwargs: Callable[[TrainConfig], dict[str, Any]]
     configs: Mapping[str, Callable[[], TrainConfig]]
     reproduction: ReproductionSpec | None = None
-    presets: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    presets: Sequence[Preset] = ()
     default_preset: str | None = None
     data_options: type | None = None
 

@@ -10,6 +10,7 @@ from zoo.config import TrainConfig
 from zoo.deep_mlp.configs import CONFIGS, PAPER_LEARNING_RATES, PAPER_NOISE_ETA, PAPER_NOISE_GAMMA
 from zoo.deep_mlp.data import make_data
 from zoo.deep_mlp.model import DeepMLP, build_model
+from zoo.deep_mlp.presets import PRESETS
 from zoo.registry import ReproductionSpec, Setting, ZooEntry
 
 BEST = "best test accuracy %"
@@ -131,7 +132,7 @@ ENTRY = ZooEntry(
     compile_kwargs=compile_kwargs,
     configs=CONFIGS,
     reproduction=TABLE1,
-    presets={"default": "deep_mlp/default.keras"},
+    presets=PRESETS,
 )
 
 __all__ = ["DeepMLP", "ENTRY", "TABLE1", "build_model", "compile_kwargs", "make_data", "summarize_accuracy"]

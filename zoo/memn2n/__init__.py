@@ -18,6 +18,7 @@ import numpy as np
 
 from zoo import datasets, resources, rows
 from zoo.config import TrainConfig
+from zoo.memn2n.presets import PRESETS
 from zoo.registry import ReproductionSpec, Setting, TaskData, ZooEntry
 
 from . import babi, configs
@@ -224,7 +225,7 @@ ENTRY = ZooEntry(
     compile_kwargs=compile_kwargs,
     configs=configs.CONFIGS,
     reproduction=REPRODUCTION,
-    presets={"joint": "memn2n/joint.keras"},
+    presets=PRESETS,
 )
 
 __all__ = ["ENTRY", "LinearStart", "MemoryNetwork", "build_model", "make_data"]

@@ -17,6 +17,7 @@ from zoo.neural_gpu import tasks
 from zoo.neural_gpu.configs import CONFIGS
 from zoo.neural_gpu.curriculum import ArithmeticDataset, CurriculumCallback
 from zoo.neural_gpu.model import CGRU, BitError, MaskedSequenceCrossentropy, NeuralGPU, SequenceError
+from zoo.neural_gpu.presets import PRESETS
 from zoo.registry import ReproductionSpec, Setting, TaskData, ZooEntry
 
 __all__ = [
@@ -176,7 +177,7 @@ ENTRY = ZooEntry(
     compile_kwargs=compile_kwargs,
     configs=CONFIGS,
     reproduction=REPRODUCTION,
-    presets={"badd": "neural_gpu/badd.keras", "badd20": "neural_gpu/badd20.keras"},
+    presets=PRESETS,
     # The adder that generalizes from 20- to 200-bit numbers (`badd` is the short CPU run that does not).
     default_preset="badd20",
 )

@@ -10,6 +10,7 @@ with dropout, and the test accuracy on five-column tables and on tables with tex
 from zoo import rows
 from zoo.neural_programmer.configs import CONFIGS
 from zoo.neural_programmer.model import LookupAnswerLoss, NeuralProgrammer, ScalarAnswerLoss
+from zoo.neural_programmer.presets import PRESETS
 from zoo.neural_programmer.task import build_model, compile_kwargs, make_data, summarize
 from zoo.registry import ReproductionSpec, Setting, ZooEntry
 
@@ -111,7 +112,7 @@ ENTRY = ZooEntry(
     compile_kwargs=compile_kwargs,
     configs=CONFIGS,
     reproduction=REPRODUCTION,
-    presets={"single_column": "neural_programmer/single_column.keras"},
+    presets=PRESETS,
 )
 
 __all__ = ["ENTRY", "LookupAnswerLoss", "NeuralProgrammer", "REPRODUCTION", "ScalarAnswerLoss"]

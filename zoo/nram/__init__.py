@@ -15,6 +15,7 @@ from zoo.nram import tasks
 from zoo.nram.configs import CONFIGS
 from zoo.nram.curriculum import CurriculumCallback, NRAMDataset, measure
 from zoo.nram.model import CellAccuracy, ExampleAccuracy, NRAMCore, NRAMLoss, build_nram
+from zoo.nram.presets import PRESETS
 from zoo.registry import ReproductionSpec, Setting, TaskData, ZooEntry
 
 __all__ = [
@@ -188,6 +189,6 @@ ENTRY = ZooEntry(
     compile_kwargs=compile_kwargs,
     configs=CONFIGS,
     reproduction=REPRODUCTION,
-    presets={"access": "nram/access.keras", "list_k": "nram/list_k.keras"},
+    presets=PRESETS,
     default_preset="access",
 )

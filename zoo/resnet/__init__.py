@@ -19,6 +19,7 @@ from zoo.registry import ReproductionSpec, Setting, TaskData, ZooEntry
 from zoo.resnet.configs import DROPOUT_RATE, RESNET34_CONFIGS, RESNET50_CONFIGS
 from zoo.resnet.data import make_cifar10_data
 from zoo.resnet.model import ResNet, build_resnet34, build_resnet50
+from zoo.resnet.presets import PRESETS
 
 MEAN = "mean test accuracy %"
 STD = "std %"
@@ -143,7 +144,7 @@ ENTRIES = {
         compile_kwargs=compile_kwargs,
         configs=RESNET34_CONFIGS,
         reproduction=TABLE2,
-        presets={"default": "resnet34/default.keras"},
+        presets=PRESETS,
     ),
     "resnet50": ZooEntry(
         name="resnet50",
@@ -153,7 +154,7 @@ ENTRIES = {
         compile_kwargs=compile_kwargs,
         configs=RESNET50_CONFIGS,
         reproduction=TABLE3,
-        presets={},
+        presets=(),
     ),
 }
 
