@@ -38,14 +38,8 @@ flags.DEFINE_bool("list", False, "List the model's settings with the paper's num
 flags.DEFINE_string(
     "config", None, "Named config the settings start from (default: the spec's, usually paper)."
 )
-flags.DEFINE_integer("epochs", None, "Override epochs (>= 1) for every run.")
-flags.DEFINE_integer("steps", None, "Override steps per epoch (>= 1) for every run.")
-flags.DEFINE_integer("batch_size", None, "Override the batch size (>= 1) for every run.")
-flags.DEFINE_multi_string(
-    "override",
-    [],
-    "Any TrainConfig override for every run, field=value or dict_field.key=value (JSON values).",
-)
+# flag name -> TrainConfig field; the same flags (and --override) as train.py's, applied to every run
+_SHORTCUTS = cli.define_config_flags(("epochs", "steps", "batch_size"), scope=" For every run.")
 flags.DEFINE_string(
     "out",
     None,
@@ -74,7 +68,6 @@ flags.DEFINE_string(
 )
 OWN_FLAGS = sorted(set(FLAGS) - _ABSL_FLAGS)
 
-_SHORTCUTS = {"epochs": "epochs", "steps": "steps_per_epoch", "batch_size": "batch_size"}
 _SWEEP_STRATEGIES = ("auto", "one_device", "data_parallel", "mirrored")
 
 
@@ -146,14 +139,12 @@ def _main(argv: list[str]) -> None:
                 f"--strategy must be one of {', '.join(_SWEEP_STRATEGIES)} (each run is one process); got "
                 f"{FLAGS.strategy!r}. Multi-worker and multi-process runs go through train.py."
             )
-        for name in ("restarts", "jobs", "epochs", "steps", "batch_size", "cpu_devices"):
+        for name in ("restarts", "jobs", "cpu_devices"):
             if FLAGS[name].value is not None and FLAGS[name].value < 1:
                 raise ValueError(f"--{name} must be >= 1; got {FLAGS[name].value}.")
+        cli.check_config_flags(FLAGS, _SHORTCUTS)
         _check_trainer(FLAGS.trainer)
-        overrides = reproduce.parse_overrides(FLAGS.override)
-        overrides.update(
-            {field: FLAGS[flag].value for flag, field in _SHORTCUTS.items() if FLAGS[flag].value}
-        )
+        overrides = cli.config_changes(FLAGS, _SHORTCUTS)
         runs_dir = FLAGS.runs_dir or os.path.join(
             "runs", FLAGS.model, FLAGS.config or entry.reproduction.config
         )

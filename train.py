@@ -16,7 +16,6 @@ import sys
 from absl import app, flags, logging
 
 from zoo import cli, distribute, registry
-from zoo.config import parse_overrides
 from zoo.distribute import STRATEGIES, parse_tf_config
 
 FLAGS = flags.FLAGS
@@ -56,52 +55,24 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_integer("checkpoint_every_steps", None, "Also checkpoint every N steps inside an epoch.")
 flags.DEFINE_integer("verbose", 1, "1: progress bars, 2: one line per epoch, 0: silent.")
-flags.DEFINE_string(
-    "optimizer", None, "Keras optimizer name (sgd, adam, adamw, rmsprop, ...); noise is added to it."
-)
-flags.DEFINE_float("learning_rate", None, "Initial learning rate (> 0).")
-flags.DEFINE_float(
-    "noise_eta", None, "Noise variance scale eta of eta/(1+t)^gamma (>= 0; 0 disables the noise)."
-)
-flags.DEFINE_float("noise_gamma", None, "Noise annealing exponent gamma (>= 0).")
-flags.DEFINE_float(
-    "noise_std", None, "Constant noise standard deviation instead of the annealed schedule (>= 0)."
-)
-flags.DEFINE_list(
-    "noise_exclude", None, "Comma-separated substrings of variable paths that get no noise (e.g. gamma,beta)."
-)
-flags.DEFINE_float("clipnorm", None, "Clip each gradient tensor to this norm (> 0), before the noise.")
-flags.DEFINE_float(
-    "global_clipnorm", None, "Clip all gradients jointly to this global norm (> 0), before the noise."
-)
-flags.DEFINE_integer("epochs", None, "Number of epochs (>= 1).")
-flags.DEFINE_integer("steps", None, "Steps per epoch (>= 1); unset: one pass over the training data.")
-flags.DEFINE_integer("batch_size", None, "Global batch size (>= 1), split across replicas.")
-flags.DEFINE_integer("seed", None, "Seed of initialization, data order and noise.")
-flags.DEFINE_multi_string(
-    "override",
-    [],
-    "Any TrainConfig change, field=value or dict_field.key=value (values read as JSON when they parse), e.g. "
-    "--override=model_kwargs.init=good --override=data_kwargs.train_size=20000; repeatable, applied before "
-    "the named flags above, recorded in config.json.",
+# flag name -> TrainConfig field: the flags that change the named config (zoo/cli.py defines them for both scripts)
+_OVERRIDES = cli.define_config_flags(
+    (
+        "optimizer",
+        "learning_rate",
+        "noise_eta",
+        "noise_gamma",
+        "noise_std",
+        "noise_exclude",
+        "clipnorm",
+        "global_clipnorm",
+        "epochs",
+        "steps",
+        "batch_size",
+        "seed",
+    )
 )
 OWN_FLAGS = sorted(set(FLAGS) - _ABSL_FLAGS)
-
-# flag name -> TrainConfig field
-_OVERRIDES = {
-    "optimizer": "optimizer",
-    "learning_rate": "learning_rate",
-    "noise_eta": "noise_eta",
-    "noise_gamma": "noise_gamma",
-    "noise_std": "noise_std",
-    "noise_exclude": "noise_exclude",
-    "clipnorm": "clipnorm",
-    "global_clipnorm": "global_clipnorm",
-    "epochs": "epochs",
-    "steps": "steps_per_epoch",
-    "batch_size": "batch_size",
-    "seed": "seed",
-}
 
 
 def _check_cheap_flags() -> distribute.ProcessGroup | None:
@@ -123,13 +94,8 @@ def _check_cheap_flags() -> distribute.ProcessGroup | None:
         raise ValueError(f"Unknown strategy {FLAGS.strategy!r}. Known strategies: {', '.join(STRATEGIES)}.")
     if FLAGS.strategy == "multi_worker":
         parse_tf_config()
-    for name, minimum in (("learning_rate", 0.0), ("clipnorm", 0.0), ("global_clipnorm", 0.0)):
-        if FLAGS[name].value is not None and not FLAGS[name].value > minimum:
-            raise ValueError(f"--{name} must be > {minimum}; got {FLAGS[name].value}.")
-    for name in ("noise_eta", "noise_gamma", "noise_std"):
-        if FLAGS[name].value is not None and not FLAGS[name].value >= 0:
-            raise ValueError(f"--{name} must be >= 0; got {FLAGS[name].value}.")
-    for name in ("epochs", "steps", "batch_size", "cpu_devices", "checkpoint_every_steps"):
+    cli.check_config_flags(FLAGS, _OVERRIDES)
+    for name in ("cpu_devices", "checkpoint_every_steps"):
         if FLAGS[name].value is not None and FLAGS[name].value < 1:
             raise ValueError(f"--{name} must be >= 1; got {FLAGS[name].value}.")
     return distribute.resolve_process_group(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
@@ -143,20 +109,13 @@ def main(argv: list[str]) -> None:
         logging.set_verbosity(logging.WARNING)
     try:
         group = _check_cheap_flags()
-        overrides = parse_overrides(FLAGS.override)
+        changes = cli.config_changes(FLAGS, _OVERRIDES)
         # JAX reads its CPU device count and joins other processes before its first array: do it now.
         distribute.prepare_backend(FLAGS.strategy, FLAGS.cpu_devices, group)
         from zoo import training  # imports TensorFlow: only after the cheap checks
 
-        config = registry.get(FLAGS.model).config(FLAGS.config).replace(**overrides)
-        changes = {
-            field: FLAGS[flag].value for flag, field in _OVERRIDES.items() if FLAGS[flag].value is not None
-        }
-        if FLAGS.noise_std is not None:
-            changes["noise_eta"] = 0.0
-        if FLAGS.noise_eta is not None and FLAGS.noise_std is None:
-            changes["noise_std"] = None
-        config = config.replace(**changes).validate()
+        entry = registry.get(FLAGS.model)
+        config = entry.check_options(entry.config(FLAGS.config).replace(**changes))
         results = training.train_and_evaluate(
             config,
             FLAGS.workdir,

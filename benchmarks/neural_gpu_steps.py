@@ -12,23 +12,25 @@ The env var NGPU_BENCH_STEPS overrides --steps (tiny CPU dry runs of the GPU scr
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
-import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 import zoo  # noqa: E402
+from zoo import cli, training  # noqa: E402
 from zoo.neural_gpu import tasks  # noqa: E402
 from zoo.neural_gpu.data import evaluate_lengths  # noqa: E402
-from zoo.training import build_optimizer  # noqa: E402
+
+FLAGS = flags.FLAGS
+PROGRAM = "neural_gpu_steps.py"
 
 
 def machine_info() -> dict[str, str]:
@@ -55,12 +57,9 @@ def machine_info() -> dict[str, str]:
 
 
 def compiled_model(config: zoo.TrainConfig) -> keras.Model:
-    """The config's model and noisy optimizer, compiled as the training harness does."""
-    entry = zoo.get("neural_gpu")
+    """The config's model and noisy optimizer, seeded and compiled as the training harness does."""
     keras.utils.set_random_seed(config.seed)
-    model = entry.build_model(**config.model_kwargs)
-    model.compile(optimizer=build_optimizer(config, config.steps_per_epoch), **entry.compile_kwargs(config))
-    return model
+    return training.build_compiled_model(zoo.get("neural_gpu"), config)
 
 
 def time_steps(config: zoo.TrainConfig, length: int, steps: int, warmup: int) -> dict[str, float]:
@@ -111,79 +110,89 @@ class _TimeLimit(keras.callbacks.Callback):
 def timed_training(
     config: zoo.TrainConfig, seconds: float, eval_lengths: list[int], eval_examples: int
 ) -> dict[str, float]:
-    """Trains with the config's curriculum for about `seconds`, then measures errors at `eval_lengths`."""
-    entry = zoo.get("neural_gpu")
-    model = compiled_model(config)
-    data = entry.make_data(config, None)
+    """Trains with the config's curriculum for about `seconds` (the zoo's own loop, in a temporary workdir), then
+    measures errors at `eval_lengths`."""
     limit = _TimeLimit(seconds)
-    started = time.perf_counter()
-    history = model.fit(data.train, epochs=10_000, callbacks=[*data.callbacks, limit], verbose=2)
-    train_seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as workdir:
+        started = time.perf_counter()
+        results = training.train_and_evaluate(
+            config.replace(epochs=10_000), workdir, verbose=2, callbacks=[limit]
+        )
+        train_seconds = time.perf_counter() - started
+        model = keras.saving.load_model(os.path.join(workdir, "model.keras"))
     started = time.perf_counter()
     task = config.data_kwargs.get("task", "badd")
     errors = evaluate_lengths(model, task, eval_lengths, eval_examples, seed=123457, batch_size=eval_examples)
     return {
+        # Includes the run's own final evaluation (the config's eval_lengths) and its checkpoints.
         "train_seconds": train_seconds,
         "train_steps": limit.steps,
         "train_steps_per_second_with_curriculum": limit.steps / train_seconds,
-        "curriculum_length_reached": history.history["curriculum_length"][-1],
+        "curriculum_length_reached": results["history"]["curriculum_length"][-1],
         "eval_examples": eval_examples,
         "eval_seconds": time.perf_counter() - started,
         **errors,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--config", default="default", help="Named neural_gpu config (default, table7, paper)."
-    )
-    parser.add_argument("--lengths", default="10,20", help="Comma-separated sequence lengths to time.")
-    parser.add_argument("--steps", type=int, default=30, help="Timed steps per length.")
-    parser.add_argument("--warmup", type=int, default=3, help="Untimed steps first (compilation).")
-    parser.add_argument("--batch_size", type=int, default=None, help="Override the config's batch size.")
-    parser.add_argument("--train_seconds", type=float, default=0.0, help="Also train this long (0: skip).")
-    parser.add_argument("--eval_lengths", default="20,200", help="Lengths evaluated after training.")
-    parser.add_argument("--eval_examples", type=int, default=32, help="Examples per length after training.")
-    parser.add_argument("--out", default=None, help="Write the results as JSON here.")
-    args = parser.parse_args()
-    steps = int(os.environ.get("NGPU_BENCH_STEPS", args.steps))
-    if steps < 1 or args.warmup < 0:
-        parser.error(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {args.warmup}.")
-    lengths = [tasks.check_length(int(v), "--lengths entry") for v in args.lengths.split(",") if v.strip()]
-    eval_lengths = [tasks.check_length(int(v), "--eval_lengths entry") for v in args.eval_lengths.split(",")]
-    config = zoo.get("neural_gpu").config(args.config)
-    if args.batch_size:
-        config = config.replace(batch_size=args.batch_size)
-    results: dict = {"machine": machine_info(), "config": args.config, "timings": []}
+def define_flags() -> None:
+    """The script's flags (absl, as train.py's)."""
+    flags.DEFINE_string("config", "default", "Named neural_gpu config (default, table7, paper).")
+    flags.DEFINE_list("lengths", ["10", "20"], "Comma-separated sequence lengths to time.")
+    flags.DEFINE_integer("steps", 30, "Timed steps per length.")
+    flags.DEFINE_integer("warmup", 3, "Untimed steps first (compilation).")
+    flags.DEFINE_integer("batch_size", None, "Override the config's batch size.")
+    flags.DEFINE_float("train_seconds", 0.0, "Also train this long (0: skip).")
+    flags.DEFINE_list("eval_lengths", ["20", "200"], "Lengths evaluated after training.")
+    flags.DEFINE_integer("eval_examples", 32, "Examples per length after training.")
+    flags.DEFINE_string("out", None, "Write the results as JSON here.")
+
+
+def main(argv: list[str]) -> None:
+    """Times the steps, optionally trains; bad input exits with status 2 and one line."""
+    if len(argv) > 1:
+        cli.fail(PROGRAM, f"unexpected arguments {argv[1:]}; all options are --flags (see --helpshort).")
+    steps = int(os.environ.get("NGPU_BENCH_STEPS", FLAGS.steps))
+    try:
+        if steps < 1 or FLAGS.warmup < 0:
+            raise ValueError(f"--steps must be >= 1 and --warmup >= 0; got {steps}, {FLAGS.warmup}.")
+        lengths = [tasks.check_length(int(v), "--lengths entry") for v in FLAGS.lengths if v.strip()]
+        eval_lengths = [tasks.check_length(int(v), "--eval_lengths entry") for v in FLAGS.eval_lengths]
+        config = zoo.get("neural_gpu").config(FLAGS.config)
+        if FLAGS.batch_size:
+            config = config.replace(batch_size=FLAGS.batch_size)
+    except ValueError as error:
+        cli.fail(PROGRAM, str(error))
+    config_name = FLAGS.config
+    results: dict = {"machine": machine_info(), "config": config_name, "timings": []}
     print("machine:", json.dumps(results["machine"]))
 
     def save() -> None:
         # Written after every phase, so a run cut short by a time limit still leaves what it measured.
-        if args.out:
-            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-            with open(args.out, "w") as f:
+        if FLAGS.out:
+            os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
+            with open(FLAGS.out, "w") as f:
                 json.dump(results, f, indent=2)
 
     for length in lengths:
-        timing = time_steps(config, length, steps, args.warmup)
+        timing = time_steps(config, length, steps, FLAGS.warmup)
         results["timings"].append(timing)
         print(
-            f"{args.config} length {length} batch {config.batch_size}: {timing['steps_per_second']:.2f} steps/s "
+            f"{config_name} length {length} batch {config.batch_size}: {timing['steps_per_second']:.2f} steps/s "
             f"({timing['examples_per_second']:.0f} examples/s; warmup {timing['warmup_seconds']:.1f} s)"
         )
         save()
-    if args.train_seconds > 0:
+    if FLAGS.train_seconds > 0:
         if "NGPU_BENCH_STEPS" in os.environ:
             config = config.replace(steps_per_epoch=min(config.steps_per_epoch or steps, steps))
-        results["training"] = timed_training(config, args.train_seconds, eval_lengths, args.eval_examples)
+        results["training"] = timed_training(config, FLAGS.train_seconds, eval_lengths, FLAGS.eval_examples)
         print("training:", json.dumps(results["training"]))
         save()
-    if args.out:
-        print("wrote", args.out)
+    if FLAGS.out:
+        print("wrote", FLAGS.out)
 
 
 if __name__ == "__main__":
-    main()
+    _absl_flags = frozenset(FLAGS)
+    define_flags()
+    app.run(main, flags_parser=cli.flags_parser(PROGRAM, sorted(set(FLAGS) - _absl_flags)))

@@ -4,8 +4,8 @@
     python benchmarks/neural_gpu_sweep.py --config=default --override=model_kwargs.nmaps=16 --seconds=60 \
         --out=/tmp/probe/n16.jsonl
 
-Trains a named config (with `--override field=value` / `field.key=value`, as reproduce.py takes them) with its
-curriculum, and every `--probe_every` epochs measures the per-bit and per-sequence error on fresh full-size
+Trains a named config (with `--override field=value` / `field.key=value`, as train.py and reproduce.py take them)
+through the zoo's own loop (`zoo.training.train_and_evaluate`: curriculum, checkpoints, the final evaluation), and every `--probe_every` epochs measures the per-bit and per-sequence error on fresh full-size
 examples at `--probe_lengths` (default: the config's eval lengths). Each probe is one JSON line (epoch, steps,
 training seconds, curriculum length, errors), appended as soon as it is measured, so a run cut off by a time limit
 keeps its curve. The training stops at the first epoch end after `--seconds` (or after the config's epochs).
@@ -17,24 +17,23 @@ of these side by side on one GPU.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
-
-# The sibling benchmark (this script's folder is first on sys.path): the same model and optimizer setup.
-from neural_gpu_steps import compiled_model  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 import zoo  # noqa: E402
+from zoo import cli, training  # noqa: E402
 from zoo.neural_gpu import tasks  # noqa: E402
 from zoo.neural_gpu.data import NeuralGPUDataOptions, evaluate_lengths  # noqa: E402
-from zoo.reproduce import parse_overrides  # noqa: E402
+
+FLAGS = flags.FLAGS
+PROGRAM = "neural_gpu_sweep.py"
 
 # Probe examples come from their own stream, apart from training data and the harness' evaluation seeds; every
 # probe of every run sees the same examples per length, so curves and recipes compare on one test set.
@@ -89,17 +88,36 @@ class GeneralizationProbe(keras.callbacks.Callback):
 
 
 def run_probe(
-    config: zoo.TrainConfig, out: str, seconds: float, every: int, lengths: list[int], examples: int
+    config: zoo.TrainConfig,
+    out: str,
+    seconds: float,
+    every: int,
+    lengths: list[int],
+    examples: int,
+    workdir: str | None = None,
 ) -> None:
-    """Trains `config` for about `seconds`, appending probe records to `out` (which is started afresh)."""
+    """Trains `config` for about `seconds`, appending probe records to `out` (which is started afresh).
+
+    Args:
+        config: the run.
+        out: the probe curve's JSON-lines file.
+        seconds: training time (probes excluded); the run stops at the first epoch end after it.
+        every: epochs between probes.
+        lengths: the probed sequence lengths.
+        examples: fresh examples per length and probe.
+        workdir: where the run's files go (train.py's workdir: config.json, checkpoints, model.keras,
+            results.json); None: a temporary folder, deleted afterwards.
+    """
     options = NeuralGPUDataOptions(**config.data_kwargs)
-    model = compiled_model(config)
-    data = zoo.get("neural_gpu").make_data(config, None)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         f.write(json.dumps({"config": json.loads(config.to_json())}) + "\n")
     probe = GeneralizationProbe(out, options.task, lengths, examples, every, seconds, config.epochs)
-    model.fit(data.train, epochs=config.epochs, callbacks=[*data.callbacks, probe], verbose=0)
+    with tempfile.TemporaryDirectory() as scratch:
+        # The zoo's own loop: curriculum, noise logging and checkpoints as in train.py, the probe after them.
+        training.train_and_evaluate(
+            config, workdir or os.path.join(scratch, "run"), verbose=0, callbacks=[probe]
+        )
 
 
 def summarize(directory: str) -> str:
@@ -128,48 +146,55 @@ def summarize(directory: str) -> str:
     return "\n".join(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def define_flags() -> dict[str, str]:
+    """Defines the script's flags; returns train.py's config flags it shares (flag -> TrainConfig field)."""
+    flags.DEFINE_string("config", "default", "Named neural_gpu config.")
+    fields = cli.define_config_flags(("seed",))  # --seed and --override, as train.py takes them
+    flags.DEFINE_float("seconds", 300.0, "Training time (probes excluded).")
+    flags.DEFINE_integer("probe_every", 10, "Epochs between probes.")
+    flags.DEFINE_list("probe_lengths", None, "Comma-separated lengths; default: eval_lengths.")
+    flags.DEFINE_integer("probe_examples", 32, "Fresh examples per length and probe.")
+    flags.DEFINE_integer("epochs", 100_000, "Upper bound on epochs (time decides).")
+    flags.DEFINE_string("out", None, "JSON-lines file of the probe curve (overwritten).")
+    flags.DEFINE_string(
+        "workdir", None, "Keep the run's files (model.keras, results.json) here; default: none."
     )
-    parser.add_argument("--config", default="default", help="Named neural_gpu config.")
-    parser.add_argument("--seed", type=int, default=None, help="Override the config's seed.")
-    parser.add_argument(
-        "--override", action="append", default=[], help="field=value or field.key=value (repeatable)."
-    )
-    parser.add_argument("--seconds", type=float, default=300.0, help="Training time (probes excluded).")
-    parser.add_argument("--probe_every", type=int, default=10, help="Epochs between probes.")
-    parser.add_argument(
-        "--probe_lengths", default=None, help="Comma-separated lengths; default: eval_lengths."
-    )
-    parser.add_argument("--probe_examples", type=int, default=32, help="Fresh examples per length and probe.")
-    parser.add_argument("--epochs", type=int, default=100_000, help="Upper bound on epochs (time decides).")
-    parser.add_argument("--out", default=None, help="JSON-lines file of the probe curve (overwritten).")
-    parser.add_argument("--summarize", default=None, help="Only print a table of the curves in this folder.")
-    args = parser.parse_args()
-    if args.summarize:
-        print(summarize(args.summarize))
+    flags.DEFINE_string("summarize", None, "Only print a table of the curves in this folder.")
+    return fields
+
+
+def main(argv: list[str], fields: dict[str, str]) -> None:
+    """Summarizes (`--summarize`) or trains one probed run; bad input exits with status 2 and one line."""
+    if len(argv) > 1:
+        cli.fail(PROGRAM, f"unexpected arguments {argv[1:]}; all options are --flags (see --helpshort).")
+    if FLAGS.summarize:
+        print(summarize(FLAGS.summarize))
         return
-    if not args.out:
-        parser.error("--out is required (the probe curve's JSON-lines file).")
-    if args.seconds <= 0 or args.probe_every < 1 or args.probe_examples < 1 or args.epochs < 1:
-        parser.error("--seconds must be > 0; --probe_every, --probe_examples and --epochs >= 1.")
     try:
-        config = zoo.get("neural_gpu").config(args.config)
-        config = config.replace(**parse_overrides(args.override), epochs=args.epochs)
-        if args.seed is not None:
-            config = config.replace(seed=args.seed)
-        zoo.get("neural_gpu").check_options(config)
+        if not FLAGS.out:
+            raise ValueError("--out is required (the probe curve's JSON-lines file).")
+        if FLAGS.seconds <= 0 or FLAGS.probe_every < 1 or FLAGS.probe_examples < 1 or FLAGS.epochs < 1:
+            raise ValueError("--seconds must be > 0; --probe_every, --probe_examples and --epochs >= 1.")
+        entry = zoo.get("neural_gpu")
+        config = entry.config(FLAGS.config).replace(**cli.config_changes(FLAGS, fields), epochs=FLAGS.epochs)
+        config = entry.check_options(config)
         options = NeuralGPUDataOptions(**config.data_kwargs)
         lengths = (
-            [tasks.check_length(int(v), "--probe_lengths entry") for v in args.probe_lengths.split(",")]
-            if args.probe_lengths
+            [tasks.check_length(int(v), "--probe_lengths entry") for v in FLAGS.probe_lengths]
+            if FLAGS.probe_lengths
             else list(options.eval_lengths)
         )
     except ValueError as error:
-        parser.error(str(error))
-    run_probe(config, args.out, args.seconds, args.probe_every, lengths, args.probe_examples)
+        cli.fail(PROGRAM, str(error))
+    run_probe(
+        config, FLAGS.out, FLAGS.seconds, FLAGS.probe_every, lengths, FLAGS.probe_examples, FLAGS.workdir
+    )
 
 
 if __name__ == "__main__":
-    main()
+    _absl_flags = frozenset(FLAGS)
+    _fields = define_flags()
+    app.run(
+        lambda argv: main(argv, _fields),
+        flags_parser=cli.flags_parser(PROGRAM, sorted(set(FLAGS) - _absl_flags)),
+    )

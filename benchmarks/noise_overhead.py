@@ -9,7 +9,6 @@ the reported ratio is the median over rounds of (noisy block time / plain block 
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import statistics
@@ -19,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 import keras_gradnoise  # noqa: E402
 
@@ -94,46 +94,45 @@ def measure(
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--models", default="mlp,conv", help="comma-separated: mlp, conv")
-    parser.add_argument("--rounds", type=int, default=60, help="rounds of interleaved blocks")
-    parser.add_argument("--steps_per_block", type=int, default=10)
-    parser.add_argument(
-        "--control",
-        action="store_true",
-        help="also time a second plain model: its ratio shows the noise floor",
-    )
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument(
-        "--jit",
-        default="both",
-        choices=["both", "on", "off"],
-        help="jit_compile settings (JAX: always jitted)",
-    )
-    args = parser.parse_args()
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The benchmark's flags (absl, as the scripts'); defined only when it runs, so importing it defines none."""
+    flags.DEFINE_list("models", ["mlp", "conv"], "Comma-separated: mlp, conv.")
+    flags.DEFINE_integer("rounds", 60, "Rounds of interleaved blocks.")
+    flags.DEFINE_integer("steps_per_block", 10, "Steps per timed block.")
+    flags.DEFINE_bool("control", False, "Also time a second plain model: its ratio shows the noise floor.")
+    flags.DEFINE_integer("batch", 128, "Batch size.")
+    flags.DEFINE_enum("jit", "both", ["both", "on", "off"], "jit_compile settings (JAX: always jitted).")
+
+
+def main(argv: list[str]) -> None:
+    """Prints the step time of plain and noisy SGD per model and jit_compile setting."""
+    del argv
     print(
         f"backend={keras.backend.backend()} keras={keras.__version__} machine={platform.machine()} "
         f"cpus={os.cpu_count()} processor={platform.processor() or 'unknown'}"
     )
     builders = {"mlp": mlp, "conv": convnet}
-    for name in args.models.split(","):
-        jits = {"both": (False, True), "on": (True,), "off": (False,)}[args.jit]
+    for name in FLAGS.models:
+        jits = {"both": (False, True), "on": (True,), "off": (False,)}[FLAGS.jit]
         if keras.backend.backend() == "jax":
             jits = (True,)
         for jit in jits:
-            result = measure(builders[name], jit, args.rounds, args.steps_per_block, args.batch, args.control)
+            result = measure(
+                builders[name], jit, FLAGS.rounds, FLAGS.steps_per_block, FLAGS.batch, FLAGS.control
+            )
             line = (
                 f"{name:5s} jit_compile={jit!s:5s} plain {result['plain_ms']:.3f} ms/step  "
                 f"noisy {result['noisy_ms']:.3f} ms/step  ratio {result['noisy_ratio']:.3f} "
                 f"(quartiles {result['noisy_ratio_q1']:.3f}-{result['noisy_ratio_q3']:.3f})"
             )
-            if args.control:
+            if FLAGS.control:
                 line += f"  control ratio {result['control_ratio']:.3f}"
             print(line, flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    app.run(main)

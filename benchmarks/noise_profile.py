@@ -14,7 +14,6 @@ kernels the noise adds and how long they take, and noise_overhead.py for the ste
 
 from __future__ import annotations
 
-import argparse
 import collections
 import glob
 import os
@@ -28,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
 from noise_overhead import _data, mlp  # noqa: E402
 
 import keras_gradnoise  # noqa: E402
@@ -104,28 +104,37 @@ def report(name: str, durations: dict[str, list[float]], steps: int, top: int) -
         print(f"    {per_step:8.1f} us/step  x{count:<5.1f} {kernel[:100]}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--jit", default="both", choices=["both", "on", "off"])
-    parser.add_argument("--steps", type=int, default=20, help="profiled steps per model")
-    parser.add_argument("--top", type=int, default=12, help="kernels listed per model")
-    args = parser.parse_args()
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The benchmark's flags (absl, as the scripts')."""
+    flags.DEFINE_enum("jit", "both", ["both", "on", "off"], "jit_compile settings.")
+    flags.DEFINE_integer("steps", 20, "Profiled steps per model.")
+    flags.DEFINE_integer("top", 12, "Kernels listed per model.")
+
+
+def main(argv: list[str]) -> None:
+    """Profiles plain and noisy SGD steps and lists the costliest kernels."""
+    del argv
     if keras.backend.backend() != "tensorflow":
         raise SystemExit(
             "noise_profile.py uses the TensorFlow profiler: run it with KERAS_BACKEND=tensorflow."
         )
-    jits = {"both": (False, True), "on": (True,), "off": (False,)}[args.jit]
+    jits = {"both": (False, True), "on": (True,), "off": (False,)}[FLAGS.jit]
     for jit in jits:
         for name, optimizer in (
             ("plain SGD", keras.optimizers.SGD(0.01)),
             ("NoisySGD", keras_gradnoise.NoisySGD(0.01, eta=0.01, seed=0)),
         ):
             report(
-                f"jit_compile={jit} {name}", profile_steps(optimizer, jit, args.steps), args.steps, args.top
+                f"jit_compile={jit} {name}",
+                profile_steps(optimizer, jit, FLAGS.steps),
+                FLAGS.steps,
+                FLAGS.top,
             )
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    app.run(main)

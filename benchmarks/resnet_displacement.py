@@ -11,11 +11,11 @@ the RMS of the plain run's weights. Reads the runs' model.keras files; trains no
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
 import numpy as np
+from absl import app, flags
 
 GROUPS = {
     "conv kernels": lambda path: path.endswith("_conv/kernel"),
@@ -57,26 +57,36 @@ def displacement(plain: dict[str, np.ndarray], noisy: dict[str, np.ndarray]) -> 
     return table
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--plain", required=True, help="workdir of the run without noise")
-    parser.add_argument("--noisy", required=True, action="append", help="workdir(s) of noisy runs, same seed")
-    parser.add_argument("--json", help="also write the numbers to this JSON file")
-    args = parser.parse_args()
-    plain = weights_by_path(args.plain)
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The benchmark's flags (absl, as the scripts')."""
+    flags.DEFINE_string("plain", None, "Workdir of the run without noise.", required=True)
+    flags.DEFINE_multi_string(
+        "noisy", None, "Workdir(s) of noisy runs, same seed (repeatable).", required=True
+    )
+    flags.DEFINE_string("json", None, "Also write the numbers to this JSON file.")
+
+
+def main(argv: list[str]) -> None:
+    """Prints the per-group displacement of each noisy run from the plain one."""
+    del argv
+    plain = weights_by_path(FLAGS.plain)
     results = {}
-    for noisy in args.noisy:
+    for noisy in FLAGS.noisy:
         results[noisy] = displacement(plain, weights_by_path(noisy))
-        print(f"\n{noisy} vs {args.plain}")
+        print(f"\n{noisy} vs {FLAGS.plain}")
         print(
             "| group | parameters | RMS of the difference | RMS of the plain run's weights |\n|---|---|---|---|"
         )
         for group, row in results[noisy].items():
             print(f"| {group} | {row['parameters']} | {row['rms_difference']:.4g} | {row['rms_plain']:.4g} |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"plain": args.plain, "noisy": results}, f, indent=1)
+    if FLAGS.json:
+        with open(FLAGS.json, "w") as f:
+            json.dump({"plain": FLAGS.plain, "noisy": results}, f, indent=1)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    app.run(main)

@@ -9,13 +9,13 @@ Each variant runs `--reps` draws (different steps) inside one tf.function, in gr
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 from keras_gradnoise import backend, rng  # noqa: E402
 
@@ -51,16 +51,21 @@ def time_per_draw(generator, size: int, jit_compile: bool, reps: int, trials: in
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--size", type=int, default=88_010)
-    parser.add_argument("--reps", type=int, default=8)
-    parser.add_argument("--trials", type=int, default=7)
-    parser.add_argument("--calls", type=int, default=20)
-    args = parser.parse_args()
-    print(f"tensorflow={tf.__version__} cpus={os.cpu_count()} size={args.size}")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    """The benchmark's flags (absl, as the scripts')."""
+    flags.DEFINE_integer("size", 88_010, "Values per draw.")
+    flags.DEFINE_integer("reps", 8, "Draws per call.")
+    flags.DEFINE_integer("trials", 7, "Timed trials (the best counts).")
+    flags.DEFINE_integer("calls", 20, "Calls per trial.")
+
+
+def main(argv: list[str]) -> None:
+    """Prints the time per draw of each generator, with and without jit_compile."""
+    del argv
+    print(f"tensorflow={tf.__version__} cpus={os.cpu_count()} size={FLAGS.size}")
     variants = {
         "fill (no RNG)": fill,
         "philox stateless_normal": philox,
@@ -70,9 +75,10 @@ def main() -> None:
     }
     for jit_compile in (False, True):
         for name, generator in variants.items():
-            seconds = time_per_draw(generator, args.size, jit_compile, args.reps, args.trials, args.calls)
+            seconds = time_per_draw(generator, FLAGS.size, jit_compile, FLAGS.reps, FLAGS.trials, FLAGS.calls)
             print(f"{name:30s} jit_compile={jit_compile!s:5s} {seconds * 1e6:8.1f} us per draw", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    app.run(main)

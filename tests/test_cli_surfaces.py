@@ -156,6 +156,7 @@ def cli_runs(tmp_path_factory):
             finally:
                 flags.FLAGS.unparse_flags()
             done[name] = (workdir, dict(seen))
+        registry.unregister(helpers.TINY)
     return done
 
 

@@ -84,3 +84,19 @@ def test_build_optimizer_excludes_the_configured_names():
     assert [optimizer.uses_gradient_noise(v) for v in variables] == [True, False, False]
     assert optimizer.get_config()["noise_exclude"]["var_names"] == ["bn/", "predictions"]
     assert build_optimizer(config.replace(noise_exclude=[])).get_config()["noise_exclude"] is None
+
+
+def test_one_schedule_per_run_annealed_or_constant():
+    from zoo.training import build_optimizer
+
+    both = TrainConfig(model="m", noise_eta=0.01, noise_std=0.001)
+    message = (
+        r"noise_eta=0.01 \(the annealed schedule\) and noise_std=0.001 \(a constant std\) are both set; choose "
+        r"one: noise_eta=0 for the constant std, or noise_std=null \(None\) for the annealed schedule\."
+    )
+    with pytest.raises(ValueError, match=message):
+        both.validate()
+    with pytest.raises(ValueError, match=message):  # the optimizer is built from validated configs only
+        build_optimizer(both)
+    assert build_optimizer(both.replace(noise_eta=0.0)).noise_std == 0.001
+    assert build_optimizer(both.replace(noise_std=None)).eta == 0.01

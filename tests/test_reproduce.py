@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -143,6 +144,25 @@ def test_plan_rejects_bad_input(tmp_path):
         reproduce.plan_runs(ENTRY, 1, str(tmp_path), overrides={"epoch": 3})
     with pytest.raises(ValueError, match="learning_rate must be > 0"):
         reproduce.plan_runs(ENTRY, 1, str(tmp_path), overrides={"learning_rate": -1.0})
+
+
+def test_plan_checks_every_run_against_the_entrys_option_classes(tmp_path):
+    @dataclasses.dataclass
+    class Options:
+        size: int = 1
+
+    # The fake model's builder takes `explode` (a row sets it) and `width`.
+    entry = dataclasses.replace(ENTRY, build_model=lambda explode=None, width=1: None, data_options=Options)
+    good = {"model_kwargs": {"width": 2}, "data_kwargs": {"size": 3}}
+    assert len(reproduce.plan_runs(entry, 1, str(tmp_path), overrides=good)) == 3
+    with pytest.raises(
+        ValueError, match="Unknown model_kwargs key 'depth' for model 'fake'. Accepted: explode, width."
+    ):
+        reproduce.plan_runs(entry, 1, str(tmp_path), overrides={"model_kwargs": {"depth": 2}})
+    with pytest.raises(
+        ValueError, match="Unknown data_kwargs keys 'a', 'b' for model 'fake'. Accepted: size."
+    ):
+        reproduce.plan_runs(entry, 1, str(tmp_path), overrides={"data_kwargs": {"b": 1, "a": 2}})
 
 
 def test_every_run_happens_once_across_processes_and_reruns(tmp_path, call_log):

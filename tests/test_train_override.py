@@ -57,3 +57,39 @@ def test_a_malformed_or_unknown_override_exits_2_with_one_line(tmp_path):
         lines = [line for line in result.stderr.splitlines() if line.startswith("train.py: error")]
         assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], result.stderr[-2000:]
         assert not (tmp_path / "w").exists()
+
+
+def test_a_flag_for_one_noise_schedule_switches_the_other_off_and_both_are_refused(tmp_path):
+    """--noise_std alone turns the config's annealed schedule off (deep_mlp's smoke config has eta 0.01); both
+    schedules at once, by flags or overrides, and an unknown model/data option, exit 2 with one line before any
+    work."""
+    result = helpers.run(
+        helpers.train_command(
+            "--model=deep_mlp", "--config=smoke", "--noise_std=0.001", "--steps=1", "--verbose=0",
+            f"--workdir={tmp_path / 'constant'}",
+        ),
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "constant" / "config.json") as f:
+        config = json.load(f)
+    assert (config["noise_eta"], config["noise_std"]) == (0.0, 0.001)
+    for flags, expected in (
+        (
+            ["--noise_std=0.001", "--noise_eta=0.1"],
+            "noise_eta=0.1 (the annealed schedule) and noise_std=0.001",
+        ),
+        (["--override=noise_std=0.001"], "noise_eta=0.01 (the annealed schedule) and noise_std=0.001"),
+        (
+            ["--override=model_kwargs.depth=3"],
+            "Unknown model_kwargs key 'depth' for model 'deep_mlp'. Accepted: ",
+        ),
+    ):
+        workdir = tmp_path / "refused"
+        result = helpers.run(
+            helpers.train_command("--model=deep_mlp", "--config=smoke", *flags, f"--workdir={workdir}"),
+            timeout=300,
+        )
+        lines = [line for line in result.stderr.splitlines() if line.startswith("train.py: error")]
+        assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], result.stderr[-2000:]
+        assert not workdir.exists()

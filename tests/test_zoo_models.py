@@ -1,6 +1,7 @@
 """The shared test base every registered zoo model must pass.
 
-For each name in `zoo.names()`: the model builds from its smoke config, trains a step with its noisy optimizer,
+For each name in `zoo.names()`: every named config passes the entry's option classes (its data options dataclass
+and its builder's arguments), the model builds from its smoke config, trains a step with its noisy optimizer,
 survives a `.keras` round-trip with its optimizer state (weights, optimizer variables and `iterations` kept, and a
 further step equal between the original and the reloaded model), and its smoke config runs through train.py.
 One JAX-backend subprocess trains every model one step from its smoke config through the same harness.
@@ -9,6 +10,7 @@ A model that fails to import fails these tests: nothing is skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -50,10 +52,9 @@ def test_builds_trains_a_step_and_round_trips_with_optimizer_state(name, tmp_pat
     config = entry.config("smoke").validate()
     keras.utils.set_random_seed(config.seed)
     data = entry.make_data(config, None)
-    source = training._training_source(data, config)
+    source = training.training_source(data, config)
     one_step = training.EpochView(source, steps=1)
-    model = entry.build_model(**config.model_kwargs)
-    model.compile(optimizer=training.build_optimizer(config, len(source)), **entry.compile_kwargs(config))
+    model = training.build_compiled_model(entry, config, len(source))
     initial = _values(model.trainable_variables) if model.built else None
     model.fit(one_step, epochs=1, verbose=0, shuffle=False)
     assert int(model.optimizer.iterations) == 1
@@ -75,6 +76,22 @@ def test_builds_trains_a_step_and_round_trips_with_optimizer_state(name, tmp_pat
     loaded.fit(one_step, epochs=1, verbose=0, shuffle=False)
     assert int(loaded.optimizer.iterations) == 2
     assert_weights_equal(_values(model.weights), _values(loaded.weights), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declares_its_data_options_and_every_named_config_passes_them(name):
+    """The entry names the dataclass of its data options (ZooEntry.data_options); every named config's data_kwargs
+    are fields of it and build it, and its model_kwargs are arguments of the builder (ZooEntry.check_options)."""
+    entry = _entry(name)
+    assert entry.data_options is not None and dataclasses.is_dataclass(entry.data_options), (
+        f"{name}: ENTRY.data_options must name the dataclass of its data options"
+    )
+    fields = {field.name for field in dataclasses.fields(entry.data_options)}
+    for config_name in sorted(entry.configs):
+        config = entry.config(config_name)
+        assert set(config.data_kwargs) <= fields, (config_name, sorted(set(config.data_kwargs) - fields))
+        entry.data_options(**config.data_kwargs)
+        entry.check_options(config)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,8 @@ class TrainConfig:
         lr_decay_factor: see `lr_decay_every_epochs`.
         noise_eta: the noise VARIANCE scale eta of sigma_t^2 = eta / (1 + t)^gamma; 0 disables the noise.
         noise_gamma: the annealing exponent gamma.
-        noise_std: if set, a constant noise standard deviation instead of the annealed schedule.
+        noise_std: if set, a constant noise standard deviation instead of the annealed schedule; then noise_eta
+            must be 0 (`validate` refuses both, the one place that decides between the two).
         noise_exclude: substrings of variable paths whose variables get no noise (e.g. ["batch_normalization",
             "predictions"]); see `keras_gradnoise.GradientNoiseMixin.exclude_from_gradient_noise`. Default: none.
         noise_gate_metric: if set, the noise std is scaled by sqrt(this training metric) of the latest epoch (or of
@@ -94,6 +95,13 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None; got {value!r}.")
+        if self.noise_std is not None and self.noise_eta > 0:
+            # One run has one schedule: the library refuses both too, and preferring one silently hid mistakes.
+            raise ValueError(
+                f"noise_eta={self.noise_eta!r} (the annealed schedule) and noise_std={self.noise_std!r} (a constant "
+                "std) are both set; choose one: noise_eta=0 for the constant std, or noise_std=null (None) for "
+                "the annealed schedule."
+            )
         if self.clipnorm is not None and self.global_clipnorm is not None:
             raise ValueError("Set at most one of clipnorm and global_clipnorm.")
         if self.noise_gate_metric is not None and (

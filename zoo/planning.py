@@ -91,8 +91,9 @@ def plan_runs(
         overrides: TrainConfig overrides applied to every run (see `restart_config`).
 
     Raises:
-        ValueError: no reproduction spec, restarts < 1, an unknown setting or config name, or a resolved run that
-            contradicts its row (an override of one of the table's axes; see zoo/rows.py).
+        ValueError: no reproduction spec, restarts < 1, an unknown setting or config name, an unknown
+            model_kwargs / data_kwargs key (`ZooEntry.check_options`), or a resolved run that contradicts its
+            row (an override of one of the table's axes; see zoo/rows.py).
     """
     spec = entry.reproduction
     if spec is None:
@@ -111,7 +112,8 @@ def plan_runs(
     runs = []
     for setting in chosen:
         for restart in range(restarts):
-            config = restart_config(base, setting, restart, overrides)
+            # The entry's option classes too: an unknown model_kwargs / data_kwargs key fails before any run.
+            config = entry.check_options(restart_config(base, setting, restart, overrides))
             rows.check_run(spec, setting, restart, config)
             runs.append(
                 Run(

@@ -1,8 +1,10 @@
-"""zoo.load_pretrained: checks the sha256 recorded in the preset's metadata before loading."""
+"""zoo.load_pretrained (checks the sha256 recorded in the preset's metadata before loading), every declared
+preset (loads, and re-measures to its recorded fixture metric) and the one exporter."""
 
 from __future__ import annotations
 
 import json
+import os
 import types
 
 import keras
@@ -104,3 +106,74 @@ def test_models_with_several_shipped_presets_load_their_declared_default(name, e
             a.shape == b.shape and np.array_equal(a, b) for a, b in zip(weights, other_weights)
         )
         assert same == (other == expected), other
+
+
+# ------------------------------------------------------------------------------------------------ declared presets
+DECLARED = pretrained.all_declared()
+
+
+def test_every_shipped_preset_is_declared_and_every_declared_one_is_shipped():
+    from zoo import registry
+
+    declared = sorted((p.model, p.name) for p in DECLARED)
+    shipped = sorted((name, preset) for name in registry.names() for preset in pretrained.presets(name))
+    assert declared == shipped
+    assert all(p.path == f"{p.model}/{p.file}" for p in DECLARED)
+
+
+@pytest.mark.parametrize("preset", DECLARED, ids=lambda p: f"{p.model}/{p.name}")
+def test_declared_preset_loads_and_remeasures_its_fixture_metric(preset):
+    """The file matches its metadata's sha256, the metadata is complete and records the declared command, and the
+    loaded preset re-measures to its recorded fixture metric, while an untrained model of its config does not."""
+    import zoo
+
+    metadata = pretrained.read_metadata(preset.model, preset.name)
+    for key in ("command", "config", "metrics", "sha256", "keras_version", "date", "machine"):
+        assert metadata.get(key) not in (None, ""), key
+    assert metadata["file"] == preset.file and metadata["command"] == preset.command
+    path = os.path.join(pretrained.saved_models_dir(), preset.path)
+    assert os.path.getsize(path) < 5_000_000
+    model = pretrained.load_pretrained(preset.model, preset.name)  # checks the sha256
+    assert int(model.optimizer.iterations) > 0  # the optimizer state came along
+    config = pretrained.run_config(metadata)
+    recorded = preset.recorded(metadata)
+    measured = preset.measure(model, config)
+    assert abs(measured - recorded) <= preset.tolerance, (measured, recorded)
+
+    keras.utils.set_random_seed(0)
+    untrained = zoo.get(preset.model).build_model(**config.model_kwargs)
+    control = preset.measure(untrained, config)
+    assert abs(control - recorded) > preset.tolerance, control
+
+
+def test_export_copies_the_run_and_records_the_declared_fixture_metric(tmp_path):
+    """The one exporter, on a run whose model is the deep_mlp preset: the same file, and the same fixture metric."""
+    preset = pretrained.declared("deep_mlp", "default")
+    shipped = pretrained.read_metadata("deep_mlp", "default")
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    source = os.path.join(pretrained.saved_models_dir(), preset.path)
+    (workdir / "model.keras").write_bytes(open(source, "rb").read())
+    results = {"config": shipped["config"], "metrics": shipped["metrics"], "data_info": {"dataset": "MNIST"}}
+    (workdir / "results.json").write_text(json.dumps(results))
+    metadata = pretrained.export(preset, str(workdir), "python train.py ...", str(tmp_path / "saved"))
+    written = json.loads((tmp_path / "saved" / "deep_mlp" / "default.json").read_text())
+    assert written == metadata
+    assert (metadata["file"], metadata["sha256"], metadata["command"]) == (
+        "default.keras",
+        shipped["sha256"],
+        "python train.py ...",
+    )
+    assert metadata["fixture_test_accuracy"] == pytest.approx(
+        shipped["fixture_test_accuracy"], abs=preset.tolerance
+    )
+    assert metadata["data"] == {"dataset": "MNIST"} and metadata["config"] == shipped["config"]
+    loaded = pretrained.load_pretrained("deep_mlp", "default", root=str(tmp_path / "saved"))
+    assert loaded.count_params() > 0
+
+
+def test_an_undeclared_preset_lists_the_declared_ones():
+    with pytest.raises(
+        ValueError, match=r"Model 'nram' declares no preset 'nope'. Declared: access, list_k\."
+    ):
+        pretrained.declared("nram", "nope")

@@ -9,10 +9,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.config import TrainConfig
+
+if TYPE_CHECKING:
+    from zoo.pretrained import Preset
 
 # name -> module defining ENTRY. Keep alphabetical.
 _MODULES: dict[str, str] = {
@@ -124,7 +128,8 @@ class ZooEntry:
         configs: config name -> function returning a TrainConfig; must include "smoke", "default" and "paper".
             Each function's docstring holds the exact command that runs it.
         reproduction: how the paper's table for this model is reproduced, or None.
-        presets: preset name -> path of a pretrained `.keras` file relative to saved_models/.
+        presets: the pretrained models it ships (`zoo.pretrained.Preset`: file, command, fixture metric),
+            declared in the family's presets.py; `python -m zoo.pretrained export` makes one from a finished run.
         default_preset: the preset `zoo.load_pretrained(name)` loads when the model has several and none is
             called "default"; None for models with one preset or a "default" one.
         data_options: the dataclass of the data pipeline's options (defaults in one place): its fields are the
@@ -139,7 +144,7 @@ class ZooEntry:
     compile_kwargs: Callable[[TrainConfig], dict[str, Any]]
     configs: Mapping[str, Callable[[], TrainConfig]]
     reproduction: ReproductionSpec | None = None
-    presets: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    presets: Sequence[Preset] = ()
     default_preset: str | None = None
     data_options: type | None = None
 
@@ -151,9 +156,8 @@ class ZooEntry:
             ValueError: an out-of-range field, or an unknown key (named, with the accepted ones).
         """
         config.validate()
-        parameters = inspect.signature(self.build_model).parameters.values()
-        if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
-            accepted = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        accepted = _keyword_parameters(self.build_model)
+        if accepted is not None:
             _check_keys(self.name, "model_kwargs", config.model_kwargs, accepted)
         if self.data_options is not None:
             fields = [field.name for field in dataclasses.fields(self.data_options)]
@@ -167,6 +171,31 @@ class ZooEntry:
                 f"Unknown config {name!r} for model {self.name!r}. Known configs: {sorted(self.configs)}."
             )
         return self.configs[name]()
+
+
+def _keyword_parameters(builder: Callable[..., Any]) -> list[str] | None:
+    """The keyword arguments `builder` accepts, or None when they cannot be known.
+
+    A builder that passes `**kwargs` on to the model class it returns (`def build_model(**kwargs) -> DeepMLP`)
+    accepts that class's named constructor arguments too; the class's own `**kwargs` (Keras' name, dtype, ...)
+    are not model options. Without a return annotation such a builder's keys are not checked.
+    """
+    parameters = list(inspect.signature(builder).parameters.values())
+    named = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return named
+    try:
+        returned = typing.get_type_hints(builder).get("return")
+    except Exception:  # an annotation that does not resolve (e.g. imported only for type checkers)
+        return None
+    if not inspect.isclass(returned) or returned.__init__ is object.__init__:
+        return None
+    return named + [name for name in _keyword_parameters_of_class(returned) if name not in named]
+
+
+def _keyword_parameters_of_class(cls: type) -> list[str]:
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]  # without self
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 def _check_keys(model: str, field: str, given: Mapping[str, Any], accepted: Sequence[str]) -> None:

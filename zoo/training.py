@@ -27,6 +27,7 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -35,7 +36,7 @@ import numpy as np
 import keras_gradnoise
 from zoo import checkpoint, cli, distribute, summaries
 from zoo.config import TrainConfig
-from zoo.registry import TaskData, get
+from zoo.registry import TaskData, ZooEntry, get
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> keras.optimizers.Optimizer:
@@ -51,8 +52,10 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> 
         An instance of `keras_gradnoise.with_gradient_noise(<the Keras optimizer class>)`.
 
     Raises:
-        ValueError: an unknown optimizer name, or lr decay without steps_per_epoch.
+        ValueError: an unknown optimizer name, lr decay without steps_per_epoch, or an invalid config (e.g. both
+            noise_eta > 0 and noise_std: `TrainConfig.validate` decides between the two schedules).
     """
+    config.validate()
     try:
         base = keras.optimizers.get(config.optimizer)
     except ValueError:
@@ -71,7 +74,7 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> 
             decay_rate=config.lr_decay_factor,
             staircase=True,
         )
-    if config.noise_std is not None:
+    if config.noise_std is not None:  # then noise_eta is 0 (validate refuses both)
         noise: dict[str, Any] = {"noise_std": config.noise_std}
     else:
         # eta=0 must be passed explicitly: keras_gradnoise's default eta is 0.01, not "off".
@@ -96,6 +99,34 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> 
     if config.noise_exclude:
         optimizer.exclude_from_gradient_noise(var_names=config.noise_exclude)
     return optimizer
+
+
+def build_compiled_model(
+    entry: ZooEntry, config: TrainConfig, steps_per_epoch: int | None = None
+) -> keras.Model:
+    """`entry`'s model built from `config.model_kwargs` and compiled with the noisy optimizer and the task's loss and
+    metrics, exactly as `train_and_evaluate` does; for tests, benchmarks and notebooks.
+
+    Call it inside the strategy's scope when there is one (`with strategy.scope():`); it opens none itself. It
+    does not seed: call `keras.utils.set_random_seed(config.seed)` first for the run's initialization.
+
+    Args:
+        entry: the zoo entry (`zoo.get(config.model)`).
+        config: the run; checked against the entry's option classes (`ZooEntry.check_options`).
+        steps_per_epoch: optimizer steps per epoch, needed by `config.lr_decay_every_epochs`; None:
+            `config.steps_per_epoch`.
+
+    Returns:
+        The compiled, not yet built, keras.Model.
+
+    Raises:
+        ValueError: an invalid config, an unknown option key, or an unknown optimizer.
+    """
+    entry.check_options(config)
+    model = entry.build_model(**config.model_kwargs)
+    optimizer = build_optimizer(config, steps_per_epoch or config.steps_per_epoch)
+    model.compile(optimizer=optimizer, **entry.compile_kwargs(config))
+    return model
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -191,7 +222,20 @@ class EpochSetter(keras.callbacks.Callback):
         self.view.epoch = epoch
 
 
-def _training_source(data: TaskData, config: TrainConfig) -> Any:
+def training_source(data: TaskData, config: TrainConfig) -> keras.utils.PyDataset:
+    """What the training batches are drawn from: `data.train` itself when it is a PyDataset, or `ArrayBatches`
+    over its (x, y) arrays (shuffled per epoch by `config.seed`).
+
+    Args:
+        data: the task's data (`entry.make_data(config, data_dir)`).
+        config: gives the batch size and seed of in-memory arrays.
+
+    Returns:
+        A PyDataset; `EpochView(source, steps)` turns it into the batches of one epoch.
+
+    Raises:
+        ValueError: `data.train` is neither.
+    """
     train = data.train
     if isinstance(train, (tuple, list)):
         return ArrayBatches(tuple(train), config.batch_size, config.seed)
@@ -275,11 +319,13 @@ def train_and_evaluate(
     verbose: int = 1,
     checkpoint_every_steps: int | None = None,
     cpu_devices: int | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict[str, Any]:
     """Trains `config.model` as `config` says and writes the run into `workdir` (see the module docstring).
 
     Args:
-        config: the run; validated here.
+        config: the run; validated here, with its model_kwargs and data_kwargs checked against the entry's option
+            classes (`ZooEntry.check_options`) before any work.
         workdir: output directory (created). Must not hold another run unless `resume`.
         data_dir: local data for the task (None: the task's default location or download).
         strategy: a `--strategy` name (zoo.distribute.STRATEGIES), a tf.distribute.Strategy or (JAX) a
@@ -291,23 +337,39 @@ def train_and_evaluate(
         verbose: Keras fit verbosity (1 progress bars, 2 one line per epoch, 0 silent).
         checkpoint_every_steps: also checkpoint every this many steps within an epoch (epoch ends always are).
         cpu_devices: split the CPU into this many logical devices (to try "mirrored" without GPUs).
+        callbacks: extra Keras callbacks (a probe, early stopping by time, ...), called after the zoo's own
+            (noise gate and std, the task's, TensorBoard), so they see the complete logs of each epoch, and
+            before the checkpoint saver, so what they add to the logs is recorded and a `stop_training` they set
+            still ends with a checkpoint. Ones with get_state/set_state are checkpointed and restored like the
+            task's (a resumed run must then pass the same callbacks).
 
     Returns:
         The results dict also written to `<workdir>/results.json`.
     """
     started = time.time()
-    config = config.validate()
+    entry = get(config.model)
+    config = entry.check_options(config)
     if isinstance(strategy, str):
         strategy_obj = distribute.get_strategy(strategy, cpu_devices=cpu_devices)
     else:
         strategy_obj = strategy
     with distribute.run_scope(strategy_obj):
         return _train(
-            config, workdir, strategy_obj, started, data_dir, resume, verbose, checkpoint_every_steps
+            entry,
+            config,
+            workdir,
+            strategy_obj,
+            started,
+            data_dir,
+            resume,
+            verbose,
+            checkpoint_every_steps,
+            list(callbacks),
         )
 
 
 def _train(
+    entry: ZooEntry,
     config: TrainConfig,
     workdir: str,
     strategy_obj: Any,
@@ -316,19 +378,17 @@ def _train(
     resume: bool,
     verbose: int,
     checkpoint_every_steps: int | None,
+    user_callbacks: list[Any],
 ) -> dict[str, Any]:
-    entry = get(config.model)
     chief = distribute.is_chief(strategy_obj)
     extends = _check_workdir(workdir, config, resume, write=chief)
     keras.utils.set_random_seed(config.seed)
     data = entry.make_data(config, data_dir)
-    source = _training_source(data, config)
+    source = training_source(data, config)
     steps = config.steps_per_epoch or len(source)
     with distribute.scope(strategy_obj):
-        model = entry.build_model(**config.model_kwargs)
-        optimizer = build_optimizer(config, steps)
-        distribute.check_supported(strategy_obj, optimizer)
-        model.compile(optimizer=optimizer, **entry.compile_kwargs(config))
+        model = build_compiled_model(entry, config, steps)
+        distribute.check_supported(strategy_obj, model.optimizer)
     distribute.patch_for_multi_worker(model)
     # Build weights, metrics and optimizer now (fit would do it lazily) so a checkpoint can be loaded into them.
     first = EpochView(source, steps)[0]
@@ -336,7 +396,9 @@ def _train(
         model._symbolic_build(data_batch=first)
 
     task_callbacks = list(data.callbacks)
-    stateful = checkpoint.stateful(task_callbacks)
+    # Positions key the states (checkpoint.stateful): the task's come first, so their keys do not depend on
+    # whether the caller passes callbacks.
+    stateful = checkpoint.stateful([*task_callbacks, *user_callbacks])
     epoch, step, history = 0, 0, {}
     resumed_from = None
     if resume and checkpoint.exists(workdir):
@@ -368,7 +430,7 @@ def _train(
     callbacks: list[Any] = [EpochSetter(view), *gate, keras_gradnoise.NoiseStddevLogger(), *task_callbacks]
     if chief:
         callbacks += summaries.callbacks(os.path.join(workdir, "tensorboard"))
-    callbacks.append(saver)
+    callbacks += [*user_callbacks, saver]
     # shuffle=False: fit would shuffle the batch order with Python's global RNG, which no checkpoint restores.
     # The order is the data's own business (ArrayBatches permutes by (seed, epoch)).
     fit_kwargs = {

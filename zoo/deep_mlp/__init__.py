@@ -10,6 +10,7 @@ from zoo.deep_mlp.configs import CONFIGS
 from zoo.deep_mlp.data import DeepMLPDataOptions, make_data
 from zoo.deep_mlp.model import build_model, compile_kwargs
 from zoo.deep_mlp.paper import TABLE1
+from zoo.deep_mlp.presets import PRESETS
 from zoo.registry import ZooEntry
 
 ENTRY = ZooEntry(
@@ -20,7 +21,7 @@ ENTRY = ZooEntry(
     compile_kwargs=compile_kwargs,
     configs=CONFIGS,
     reproduction=TABLE1,
-    presets={"default": "deep_mlp/default.keras"},
+    presets=PRESETS,
     data_options=DeepMLPDataOptions,
 )
 

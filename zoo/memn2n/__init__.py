@@ -9,11 +9,10 @@ from typing import Any
 
 from zoo.registry import ZooEntry
 
-_DATA_NAMES = ("FIXTURE_DIR", "task_errors")  # of data.py, imported from here by the presets' code
-
 
 def _entry() -> ZooEntry:
     from zoo.memn2n import configs, data, model, paper
+    from zoo.memn2n.presets import PRESETS
 
     return ZooEntry(
         name="memn2n",
@@ -23,7 +22,7 @@ def _entry() -> ZooEntry:
         compile_kwargs=model.compile_kwargs,
         configs=configs.CONFIGS,
         reproduction=paper.REPRODUCTION,
-        presets={"joint": "memn2n/joint.keras"},
+        presets=PRESETS,
         data_options=data.MemN2NDataOptions,
     )
 
@@ -32,8 +31,4 @@ def __getattr__(name: str) -> Any:
     if name == "ENTRY":
         globals()["ENTRY"] = entry = _entry()
         return entry
-    if name in _DATA_NAMES:
-        from zoo.memn2n import data
-
-        return getattr(data, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

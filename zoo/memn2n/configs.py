@@ -44,8 +44,8 @@ def smoke() -> TrainConfig:
 def default() -> TrainConfig:
     """Task 1 of bAbI 1k, two-stage (no softmax for the first 20 epochs), 100 epochs, no noise.
 
-    A few minutes on a 2-core CPU. Pick another task with a config override in Python
-    (`config.replace(data_kwargs={"tasks": [2]})`).
+    A few minutes on a 2-core CPU. Pick another task on the command line: `--override=data_kwargs.tasks=[2]`
+    (train.py and reproduce.py).
 
     python train.py --model=memn2n --config=default --workdir=/tmp/m1 --data_dir=../shared/data/babi/en
     """

@@ -6,6 +6,7 @@ from zoo.neural_gpu.configs import CONFIGS
 from zoo.neural_gpu.data import NeuralGPUDataOptions, make_data
 from zoo.neural_gpu.model import build_model, compile_kwargs
 from zoo.neural_gpu.paper import REPRODUCTION
+from zoo.neural_gpu.presets import PRESETS
 from zoo.registry import ZooEntry
 
 ENTRY = ZooEntry(
@@ -16,7 +17,7 @@ ENTRY = ZooEntry(
     compile_kwargs=compile_kwargs,
     configs=CONFIGS,
     reproduction=REPRODUCTION,
-    presets={"badd": "neural_gpu/badd.keras", "badd20": "neural_gpu/badd20.keras"},
+    presets=PRESETS,
     # The adder that generalizes from 20- to 200-bit numbers (`badd` is the short CPU run that does not).
     default_preset="badd20",
     data_options=NeuralGPUDataOptions,

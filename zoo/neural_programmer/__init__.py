@@ -9,6 +9,7 @@ from zoo.neural_programmer.configs import CONFIGS
 from zoo.neural_programmer.data import NeuralProgrammerDataOptions, make_data
 from zoo.neural_programmer.model import build_model, compile_kwargs
 from zoo.neural_programmer.paper import REPRODUCTION
+from zoo.neural_programmer.presets import PRESETS
 from zoo.registry import ZooEntry
 
 ENTRY = ZooEntry(
@@ -19,7 +20,7 @@ ENTRY = ZooEntry(
     compile_kwargs=compile_kwargs,
     configs=CONFIGS,
     reproduction=REPRODUCTION,
-    presets={"single_column": "neural_programmer/single_column.keras"},
+    presets=PRESETS,
     data_options=NeuralProgrammerDataOptions,
 )
 

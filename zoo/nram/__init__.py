@@ -8,6 +8,7 @@ from zoo.nram.configs import CONFIGS
 from zoo.nram.data import NRAMDataOptions, data_settings, make_data
 from zoo.nram.model import build_model, compile_kwargs
 from zoo.nram.paper import REPRODUCTION
+from zoo.nram.presets import PRESETS
 from zoo.registry import ZooEntry
 
 ENTRY = ZooEntry(
@@ -18,7 +19,7 @@ ENTRY = ZooEntry(
     compile_kwargs=compile_kwargs,
     configs=CONFIGS,
     reproduction=REPRODUCTION,
-    presets={"access": "nram/access.keras", "list_k": "nram/list_k.keras"},
+    presets=PRESETS,
     default_preset="access",
     data_options=NRAMDataOptions,
 )

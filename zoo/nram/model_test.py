@@ -306,7 +306,7 @@ def test_config_errors_name_the_argument_and_range():
 
 
 def test_every_named_config_is_consistent():
-    from zoo.nram import data_settings
+    from zoo.nram.data import data_settings
 
     for name in ENTRY.configs:
         config = ENTRY.config(name).validate()

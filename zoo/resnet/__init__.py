@@ -10,6 +10,7 @@ from zoo.resnet.configs import RESNET34_CONFIGS, RESNET50_CONFIGS
 from zoo.resnet.data import ResNetDataOptions, make_data
 from zoo.resnet.model import build_resnet34, build_resnet50, compile_kwargs
 from zoo.resnet.paper import TABLE2, TABLE3
+from zoo.resnet.presets import PRESETS
 
 ENTRIES = {
     "resnet34": ZooEntry(
@@ -20,7 +21,7 @@ ENTRIES = {
         compile_kwargs=compile_kwargs,
         configs=RESNET34_CONFIGS,
         reproduction=TABLE2,
-        presets={"default": "resnet34/default.keras"},
+        presets=PRESETS,
         data_options=ResNetDataOptions,
     ),
     "resnet50": ZooEntry(
@@ -31,7 +32,7 @@ ENTRIES = {
         compile_kwargs=compile_kwargs,
         configs=RESNET50_CONFIGS,
         reproduction=TABLE3,
-        presets={},
+        presets=(),
         data_options=ResNetDataOptions,
     ),
 }
