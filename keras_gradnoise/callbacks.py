@@ -40,6 +40,7 @@ class NoiseStddevLogger(keras.callbacks.Callback):
     def __init__(self, every_batch: bool = False):
         super().__init__()
         self.every_batch = every_batch
+        self._totals_at_epoch_start: tuple[float, float] | None = None
 
     def _add(self, logs: dict | None) -> GradientNoiseMixin:
         optimizer = find_noisy_optimizer(self.model.optimizer)
@@ -56,10 +57,19 @@ class NoiseStddevLogger(keras.callbacks.Callback):
         if self.every_batch:
             self._add(logs)
 
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        optimizer = find_noisy_optimizer(self.model.optimizer)
+        self._totals_at_epoch_start = optimizer.gradient_square_totals() if optimizer is not None else None
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         optimizer = self._add(logs)
-        rms = optimizer.read_gradient_rms(reset=True)
-        if logs is not None and rms is not None:
+        totals = optimizer.gradient_square_totals()
+        if logs is None or totals is None:
+            return
+        start = self._totals_at_epoch_start or (0.0, 0.0)
+        square_sum, updates = totals[0] - start[0], totals[1] - start[1]
+        if updates > 0:
+            rms = math.sqrt(max(square_sum, 0.0) / updates)
             logs["gradient_rms"] = rms
             logs["noise_to_gradient"] = logs["noise_stddev"] / rms if rms > 0 else math.inf
 

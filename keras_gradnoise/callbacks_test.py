@@ -52,15 +52,13 @@ def _apply_twice(**kwargs):
 
 def test_gradient_rms_is_the_rms_of_the_clipped_entries_over_the_updates():
     # Update 1 is clipped to [0.6, 0.8 | 0, 0, 0]: mean square 1/5; update 2 is not: 0.25/5.
-    optimizer = _apply_twice()
-    assert optimizer.read_gradient_rms() == pytest.approx(((0.2 + 0.05) / 2) ** 0.5, rel=1e-6)
-    assert optimizer.read_gradient_rms() is None  # reset, no update since
+    assert _apply_twice().gradient_square_totals() == pytest.approx((0.2 + 0.05, 2.0), rel=1e-6)
     # Excluding w from the noise leaves v's two entries: mean squares 1/2 and 0.
-    assert _apply_twice(exclude=True).read_gradient_rms() == pytest.approx(0.5, rel=1e-6)
+    assert _apply_twice(exclude=True).gradient_square_totals() == pytest.approx((0.5, 2.0), rel=1e-6)
 
 
 def test_gradient_rms_tracking_is_off_by_default_and_serialized():
-    assert NoisySGD(0.1).read_gradient_rms() is None
+    assert NoisySGD(0.1).gradient_square_totals() is None
     config = NoisySGD(0.1, track_gradient_rms=True).get_config()
     assert NoisySGD.from_config(config).track_gradient_rms is True
     with pytest.raises(ValueError, match="track_gradient_rms"):
@@ -68,9 +66,13 @@ def test_gradient_rms_tracking_is_off_by_default_and_serialized():
 
 
 def test_logger_records_the_noise_to_gradient_ratio_each_epoch():
-    history = _fit(NoisySGD(0.01, eta=0.3, seed=0, track_gradient_rms=True), [NoiseStddevLogger()])
+    optimizer = NoisySGD(0.01, eta=0.3, seed=0, track_gradient_rms=True)
+    history = _fit(optimizer, [NoiseStddevLogger()])
     rms = np.array(history.history["gradient_rms"])
     assert np.all(rms > 0)
+    # Each epoch's value covers that epoch's two updates only: the epochs' mean squares add up to the totals.
+    square_sum, updates = optimizer.gradient_square_totals()
+    assert updates == 6 and np.sum(2 * rms**2) == pytest.approx(square_sum, rel=1e-5)
     np.testing.assert_allclose(
         history.history["noise_to_gradient"], np.array(history.history["noise_stddev"]) / rms
     )

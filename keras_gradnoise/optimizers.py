@@ -175,7 +175,7 @@ class GradientNoiseMixin:
             shape=(), dtype="int32", initializer="zeros", aggregation="only_first_replica", name="noise_step"
         )
         if self.track_gradient_rms:
-            # Sums over the updates since `read_gradient_rms` last reset them.
+            # Running totals over all updates (see gradient_square_totals).
             self._gradient_mean_square_sum, self._gradient_updates = (
                 self.add_variable(shape=(), dtype="float32", initializer="zeros", name=name, aggregation=how)
                 for name, how in (
@@ -195,17 +195,17 @@ class GradientNoiseMixin:
         step = int(ops.convert_to_numpy(self._noise_step)) if self.built else 0
         return float(self.noise_schedule(step))
 
-    def read_gradient_rms(self, reset: bool = True) -> float | None:
-        """The RMS of the clipped gradient's entries (of the variables that get noise), averaged as a mean square
-        over the updates since the last reset; None without `track_gradient_rms` or before the first update."""
+    def gradient_square_totals(self) -> tuple[float, float] | None:
+        """(sum over the updates so far of the clipped gradient's mean square entry, number of updates), of the
+        variables that get noise; None without `track_gradient_rms` or before the optimizer is built. Two
+        readings give the RMS over the updates between them (`NoiseStddevLogger` logs it per epoch); the totals
+        are never reset, so that nothing but the train step writes them (also under multi-process JAX)."""
         if not (self.track_gradient_rms and self.built):
             return None
-        updates = float(ops.convert_to_numpy(self._gradient_updates))
-        total = float(ops.convert_to_numpy(self._gradient_mean_square_sum))
-        if reset:
-            self._gradient_updates.assign(0.0)
-            self._gradient_mean_square_sum.assign(0.0)
-        return math.sqrt(total / updates) if updates else None
+        return (
+            float(ops.convert_to_numpy(self._gradient_mean_square_sum)),
+            float(ops.convert_to_numpy(self._gradient_updates)),
+        )
 
     def _track_gradient_rms(self, grads: list[Any], variables: list[Any]) -> None:
         tracked = [g for g, v in zip(grads, variables) if self.uses_gradient_noise(v)]

@@ -55,6 +55,7 @@ def test_reproduce_py_runs_restarts_on_jax_without_tensorflow(tmp_path) -> None:
             "--override=data_kwargs.eval_examples=4",
             "--override=data_kwargs.check_examples=4",
             "--override=model_kwargs.nmaps=4",
+            "--settings=no_noise,noise",
             f"--out={tmp_path / 'out'}",
             f"--runs_dir={tmp_path / 'runs'}",
             "--noprogress",

@@ -190,7 +190,10 @@ def _keyword_parameters(builder: Callable[..., Any]) -> list[str] | None:
         return None
     if not inspect.isclass(returned) or returned.__init__ is object.__init__:
         return None
-    return named + [name for name in _keyword_parameters_of_class(returned) if name not in named]
+    from_class = _keyword_parameters_of_class(returned)
+    if not from_class:  # a generic base such as keras.Model names no options: nothing to check against
+        return None
+    return named + [name for name in from_class if name not in named]
 
 
 def _keyword_parameters_of_class(cls: type) -> list[str]:
