@@ -23,6 +23,7 @@ def _entry() -> ZooEntry:
         compile_kwargs=model.compile_kwargs,
         configs=configs.CONFIGS,
         reproduction=paper.REPRODUCTION,
+        reproductions=paper.TABLES,
         presets={"joint": "memn2n/joint.keras"},
         data_options=data.MemN2NDataOptions,
     )
