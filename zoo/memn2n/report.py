@@ -149,10 +149,10 @@ def selection_report(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str
         "of the seed with the lowest training (or validation) error; Sukhbaatar et al. report per task the best of",
         f"10 runs by {PAPER_SELECTION.replace('_', ' ')}.",
         "",
-        "## Table 4: mean over the 20 tasks",
+        "## Table 4: mean over the tasks (all 20 once the sweep is complete)",
         "",
-        "| setting | seeds | train | validation | test | train (paper) | validation (paper) |",
-        "|---|---|---|---|---|---|---|",
+        "| setting | seeds | tasks | train | validation | test | train (paper) | validation (paper) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for base in order:
         if base not in summary:
@@ -161,6 +161,7 @@ def selection_report(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str
         cells = [
             f"`{base}`",
             str(row["seeds"]),
+            str(row["tasks"]),
             *(_ci(row[k]) for k in ("train_error", "val_error", "test_error")),
         ]
         cells += [str(paper.get(k, "-")) for k in ("train_error", "val_error")]

@@ -106,7 +106,7 @@ def test_selection_report_lists_table4_and_the_mean_over_tasks():
     text = selection_report(PER_TASK_RUNS, "title")
     lines = text.splitlines()
     table4_row = next(line for line in lines if line.startswith("| `two_stage` |"))
-    assert table4_row.startswith("| `two_stage` | 3 | 12.5 [") and table4_row.endswith("| 6.2 | 10.9 |")
+    assert table4_row.startswith("| `two_stage` | 3 | 2 | 12.5 [") and table4_row.endswith("| 6.2 | 10.9 |")
     assert "| 1 single-supporting-fact | 3 | 30.0 [" in text and "| 40.0 | 20.0 | 0.0 |" in text
     # Mean over the 2 tasks: mean 30.0, best by train (40 + 50) / 2, by val (20 + 10) / 2; paper (0.0 + 11.4) / 2.
     assert "| **mean over 2 tasks** | | 30.0 | 45.0 | 15.0 | 5.7 |" in lines
