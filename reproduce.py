@@ -34,6 +34,12 @@ flags.DEFINE_integer("jobs", 2, "Concurrent worker processes (1: run in this pro
 flags.DEFINE_list(
     "settings", None, "Comma-separated subset of the settings (default: all); --list shows them."
 )
+flags.DEFINE_string(
+    "table",
+    None,
+    "Which of the model's reproduction tables to run (default: its main one), e.g. memn2n's reference_per_task; "
+    "an unknown name is refused with the known ones.",
+)
 flags.DEFINE_bool("list", False, "List the model's settings with the paper's numbers and exit.")
 flags.DEFINE_string(
     "config", None, "Named config the settings start from (default: the spec's, usually paper)."
@@ -126,10 +132,11 @@ def _main(argv: list[str]) -> None:
         if not FLAGS.model:
             raise ValueError(f"--model is required. Known models: {', '.join(registry.names())}.")
         entry = registry.get(FLAGS.model)
-        if entry.reproduction is None:
+        if entry.reproduction is None and FLAGS.table is None:
             raise ValueError(f"Model {FLAGS.model!r} has no reproduction spec.")
+        spec = entry.table(FLAGS.table)
         if FLAGS.list:
-            for setting in entry.reproduction.settings:
+            for setting in spec.settings:
                 print(f"{setting.name}: paper {dict(setting.paper)}; overrides {dict(setting.overrides)}")
             return
         if FLAGS.data_dir is not None and not os.path.isdir(FLAGS.data_dir):
@@ -145,13 +152,13 @@ def _main(argv: list[str]) -> None:
         cli.check_config_flags(FLAGS, _SHORTCUTS)
         _check_trainer(FLAGS.trainer)
         overrides = cli.config_changes(FLAGS, _SHORTCUTS)
-        runs_dir = FLAGS.runs_dir or os.path.join(
-            "runs", FLAGS.model, FLAGS.config or entry.reproduction.config
-        )
+        runs_dir = FLAGS.runs_dir or os.path.join("runs", FLAGS.model, FLAGS.config or spec.config)
         out = FLAGS.out or os.path.join(runs_dir, "report")
         cli.check_output_dir(runs_dir, "--runs_dir")
         cli.check_output_dir(out, "--out")
-        runs = reproduce.plan_runs(entry, FLAGS.restarts, runs_dir, FLAGS.settings, FLAGS.config, overrides)
+        runs = reproduce.plan_runs(
+            entry, FLAGS.restarts, runs_dir, FLAGS.settings, FLAGS.config, overrides, table=FLAGS.table
+        )
         for run in runs:
             cli.check_output_dir(run.workdir, f"The workdir of run {run.label}")
     except ValueError as error:  # also DataError
@@ -177,9 +184,9 @@ def _main(argv: list[str]) -> None:
         )
     except ValueError as error:
         _fail(str(error))
-    summary = reproduce.write_report(out, entry, runs, _command(), report)
+    summary = reproduce.write_report(out, entry, runs, _command(), report, table=FLAGS.table)
     print()
-    print(reproduce.format_table(entry.reproduction, summary["rows"]))
+    print(reproduce.format_table(spec, summary["rows"]))
     print(
         f"\nWritten: {out}/table.md, {out}/summary.json"
         + (f", {out}/curves.png" if summary["curves"] else "")

@@ -20,7 +20,12 @@ RESTARTS = 2
 
 
 def resolve_all() -> dict[str, Any]:
-    """{"<model>/<config>": config dict, "<model>/<config>/<row>/<restart>": config dict or "refused"}."""
+    """{"<model>/<config>": config dict, "<model>/<config>/<row>/<restart>": config dict or "refused"}.
+
+    A model's further tables (`ZooEntry.reproductions`) add "<model>/<config>/<table>:<row>/<restart>", resolved
+    under their own config only and for one restart: their rows are many (one per task and setting), and the second
+    restart differs only in the seed.
+    """
     resolved: dict[str, Any] = {}
     for name in registry.names():
         entry = registry.get(name)
@@ -38,6 +43,10 @@ def resolve_all() -> dict[str, Any]:
                 resolved[f"{name}/{config_name}/{run.setting}/{run.restart}"] = json.loads(
                     run.config.to_json()
                 )
+        for table, spec in sorted(entry.reproductions.items()):
+            for run in plan_runs(entry, 1, "runs", table=table):
+                key = f"{name}/{spec.config}/{table}:{run.setting}/{run.restart}"
+                resolved[key] = json.loads(run.config.to_json())
     return resolved
 
 

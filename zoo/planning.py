@@ -79,6 +79,7 @@ def plan_runs(
     settings: Sequence[str] | None = None,
     config_name: str | None = None,
     overrides: Mapping[str, Any] | None = None,
+    table: str | None = None,
 ) -> list[Run]:
     """All (setting, restart) runs of `entry`'s reproduction, settings in the spec's order, restarts inner.
 
@@ -89,15 +90,14 @@ def plan_runs(
         settings: names of the settings to run (None: all of them).
         config_name: the named config the settings start from (None: the spec's).
         overrides: TrainConfig overrides applied to every run (see `restart_config`).
+        table: which of the entry's tables (`ZooEntry.table`; None: `entry.reproduction`).
 
     Raises:
-        ValueError: no reproduction spec, restarts < 1, an unknown setting or config name, an unknown
-            model_kwargs / data_kwargs key (`ZooEntry.check_options`), or a resolved run that contradicts its
-            row (an override of one of the table's axes; see zoo/rows.py).
+        ValueError: no reproduction spec (or no table `table`), restarts < 1, an unknown setting or config
+            name, an unknown model_kwargs / data_kwargs key (`ZooEntry.check_options`), or a resolved run that
+            contradicts its row (an override of one of the table's axes; see zoo/rows.py).
     """
-    spec = entry.reproduction
-    if spec is None:
-        raise ValueError(f"Model {entry.name!r} has no reproduction spec (ENTRY.reproduction is None).")
+    spec = entry.table(table)
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
         raise ValueError(f"restarts must be a positive integer; got {restarts!r}.")
     known = [setting.name for setting in spec.settings]

@@ -127,7 +127,10 @@ class ZooEntry:
             (loss, metrics).
         configs: config name -> function returning a TrainConfig; must include "smoke", "default" and "paper".
             Each function's docstring holds the exact command that runs it.
-        reproduction: how the paper's table for this model is reproduced, or None.
+        reproduction: how the paper's table for this model is reproduced, or None. `reproduce.py` runs it unless
+            `--table` names another.
+        reproductions: further tables by name (`reproduce.py --table=<name>`), for a model whose paper table needs
+            more than one sweep, e.g. one model per task beside one joint model; empty for most models.
         presets: the pretrained models it ships (`zoo.pretrained.Preset`: file, command, fixture metric),
             declared in the family's presets.py; `python -m zoo.pretrained export` makes one from a finished run.
         default_preset: the preset `zoo.load_pretrained(name)` loads when the model has several and none is
@@ -144,6 +147,7 @@ class ZooEntry:
     compile_kwargs: Callable[[TrainConfig], dict[str, Any]]
     configs: Mapping[str, Callable[[], TrainConfig]]
     reproduction: ReproductionSpec | None = None
+    reproductions: Mapping[str, ReproductionSpec] = dataclasses.field(default_factory=dict)
     presets: Sequence[Preset] = ()
     default_preset: str | None = None
     data_options: type | None = None
@@ -163,6 +167,22 @@ class ZooEntry:
             fields = [field.name for field in dataclasses.fields(self.data_options)]
             _check_keys(self.name, "data_kwargs", config.data_kwargs, fields)
         return config
+
+    def table(self, name: str | None = None) -> ReproductionSpec:
+        """The reproduction spec `name` names: None for `reproduction`, else one of `reproductions`.
+
+        Raises:
+            ValueError: the model has no such table (the known names are listed).
+        """
+        spec = self.reproduction if name is None else self.reproductions.get(name)
+        if spec is None:
+            if name is None:
+                raise ValueError(
+                    f"Model {self.name!r} has no reproduction spec (ENTRY.reproduction is None)."
+                )
+            known = ", ".join(sorted(self.reproductions)) or "none"
+            raise ValueError(f"Unknown table {name!r} for model {self.name!r}. Known tables: {known}.")
+        return spec
 
     def config(self, name: str) -> TrainConfig:
         """The named config, or a ValueError listing the known names."""

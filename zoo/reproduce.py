@@ -320,16 +320,16 @@ def write_report(
     runs: Sequence[Run],
     command: str,
     report: SweepReport | None = None,
+    table: str | None = None,
 ) -> dict[str, Any]:
     """Summarizes the finished runs into `<out>/table.md`, `<out>/summary.json` and `<out>/curves.png`, and
-    keeps each finished run's results.json under `<out>/runs/<setting>/restart_<r>.json` (see `STORE`).
+    keeps each finished run's results.json under `<out>/runs/<setting>/restart_<r>.json` (see `STORE`). `table`
+    names the spec the runs were planned from (`ZooEntry.table`; None: `entry.reproduction`).
 
     Returns:
         The summary dict (also in summary.json): title, command, machine, date, rows, run counts, files.
     """
-    spec = entry.reproduction
-    if spec is None:
-        raise ValueError(f"Model {entry.name!r} has no reproduction spec (ENTRY.reproduction is None).")
+    spec = entry.table(table)
     results_by_run = {}  # each results.json read once
     for run in runs:
         if os.path.exists(run.results_path):

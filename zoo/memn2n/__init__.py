@@ -22,6 +22,7 @@ def _entry() -> ZooEntry:
         compile_kwargs=model.compile_kwargs,
         configs=configs.CONFIGS,
         reproduction=paper.REPRODUCTION,
+        reproductions=paper.TABLES,
         presets=PRESETS,
         data_options=data.MemN2NDataOptions,
     )

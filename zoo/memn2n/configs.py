@@ -78,4 +78,103 @@ def joint_cpu() -> TrainConfig:
     return joint().replace(model_kwargs={"linear_start_epochs": 9}, epochs=45, lr_decay_every_epochs=11)
 
 
-CONFIGS = {"smoke": smoke, "default": default, "joint": joint, "joint_cpu": joint_cpu, "paper": paper}
+# The reference code's recipe (issue 17). Every number below is read in the authors' MemN2N-babi-matlab:
+# config_babi.m for one model per task, config_babi_joint.m for the joint model (zoo/memn2n/schedule.py has
+# how train_linear_start.m and train.m use them). The learning rate is the one both stages start at: with
+# linear start both files set ls_init_lrate = config.init_lrate = 0.01/2. The rows of the reference tables
+# (paper.py) set it per row: 0.005 two-stage, 0.01 one-stage (the files' init_lrate without linear start).
+_PER_TASK_SCHEDULE = {"switch": "plateau", "stage_epochs": 100, "decay_every": 25, "patience": 1}
+_JOINT_SCHEDULE = {"switch": "plateau", "stage_epochs": 60, "decay_every": 15, "patience": 1}
+
+
+def per_task() -> TrainConfig:
+    """The reference's per-task recipe (config_babi.m), one bAbI task (1 by default), two-stage, no noise.
+
+    Linear start at lr 0.01/2 until the validation loss stops falling, at most 20 epochs (ls_nepochs); then the
+    softmax is put back and the schedule restarts: 100 epochs (nepochs) from 0.005, halved every 25
+    (lrate_decay_step) as train.m counts; then the run stops. Embedding 20 (input_dim), 3 hops, clip 40
+    (max_grad_norm), batch 32, random time noise 0.1 (randomize_time), adjacent tying (share_type = 1).
+    `reproduce.py --table=reference_per_task` trains it for each task; another task in Python:
+    `config.replace(data_kwargs={"tasks": [3]})`.
+
+    python train.py --model=memn2n --config=per_task --workdir=/tmp/mt --data_dir=../shared/data/babi/en
+    """
+    return base().replace(
+        model_kwargs={"linear_start_epochs": 20},
+        data_kwargs={"schedule": dict(_PER_TASK_SCHEDULE)},
+        learning_rate=0.005,
+        lr_decay_every_epochs=None,  # the schedule callback sets the rate every epoch
+        epochs=20
+        + _PER_TASK_SCHEDULE["stage_epochs"],  # an upper bound: the run stops 100 epochs after the switch
+    )
+
+
+def per_task_fixed() -> TrainConfig:
+    """`per_task` with the reference code's fixed switch: softmax back after exactly 20 epochs, 120 in all.
+
+    python train.py --model=memn2n --config=per_task_fixed --workdir=/tmp/mtf --data_dir=../shared/data/babi/en
+    """
+    return per_task().replace(data_kwargs={"schedule": {**_PER_TASK_SCHEDULE, "switch": "epochs"}})
+
+
+def per_task_no_rn() -> TrainConfig:
+    """`per_task` without random noise in time (the MemN2N paper's "PE LS" instead of "PE LS RN").
+
+    python train.py --model=memn2n --config=per_task_no_rn --workdir=/tmp/mtn --data_dir=../shared/data/babi/en
+    """
+    return per_task().replace(data_kwargs={"time_noise": 0.0})
+
+
+def per_task_smoke() -> TrainConfig:
+    """Seconds: `per_task` on the shipped fixture, at most 1 linear-start epoch, 2 softmax epochs (decay every 1).
+
+    python train.py --model=memn2n --config=per_task_smoke --workdir=/tmp/mts
+    """
+    return per_task().replace(
+        model_kwargs={"linear_start_epochs": 1},
+        data_kwargs={
+            "fixture": True,
+            "schedule": {**_PER_TASK_SCHEDULE, "stage_epochs": 2, "decay_every": 1},
+        },
+        epochs=3,
+    )
+
+
+def joint_reference() -> TrainConfig:
+    """The reference's joint recipe (config_babi_joint.m): all 20 tasks in one model, two-stage, no noise.
+
+    Embedding 50 (input_dim); linear start at lr 0.01/2 until the validation loss stops falling, at most 30
+    epochs (ls_nepochs); then 60 epochs (nepochs) from 0.005, halved every 15 (lrate_decay_step); then stop.
+
+    python train.py --model=memn2n --config=joint_reference --workdir=/tmp/mjr --data_dir=../shared/data/babi/en
+    """
+    return base().replace(
+        model_kwargs={"linear_start_epochs": 30, "embedding_dim": 50},
+        data_kwargs={"tasks": list(ALL_TASKS), "schedule": dict(_JOINT_SCHEDULE)},
+        learning_rate=0.005,
+        lr_decay_every_epochs=None,
+        epochs=30 + _JOINT_SCHEDULE["stage_epochs"],
+    )
+
+
+def joint_reference_fixed() -> TrainConfig:
+    """`joint_reference` with the reference code's fixed switch after exactly 30 epochs, 90 in all.
+
+    python train.py --model=memn2n --config=joint_reference_fixed --workdir=/tmp/mjf --data_dir=../shared/data/babi/en
+    """
+    return joint_reference().replace(data_kwargs={"schedule": {**_JOINT_SCHEDULE, "switch": "epochs"}})
+
+
+CONFIGS = {
+    "smoke": smoke,
+    "default": default,
+    "joint": joint,
+    "joint_cpu": joint_cpu,
+    "paper": paper,
+    "per_task": per_task,
+    "per_task_fixed": per_task_fixed,
+    "per_task_no_rn": per_task_no_rn,
+    "per_task_smoke": per_task_smoke,
+    "joint_reference": joint_reference,
+    "joint_reference_fixed": joint_reference_fixed,
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -16,6 +16,7 @@ from zoo.config import TrainConfig
 from zoo.memn2n import babi
 from zoo.memn2n.babi_facts import ALL_TASKS, TASK_NAMES
 from zoo.memn2n.model import LinearStart, model_arguments
+from zoo.memn2n.schedule import ScheduleOptions, StageSchedule
 from zoo.registry import TaskData
 
 FIXTURE_DIR = resources.fixture_path("babi")
@@ -44,6 +45,10 @@ class MemN2NDataOptions:
         validation_fraction: the last fraction of every task's training questions held out (reference code: 0.1).
         time_noise: the random time noise fraction of the training batches (paper: 0.1; 0 disables).
         fixture: with no --data_dir, read the small shipped fixture (tests/fixtures/babi) instead of downloading.
+        schedule: None (a single step-decay schedule from TrainConfig, `LinearStart` switching at a fixed epoch),
+            or the reference code's two-stage schedule as a dict of `schedule.ScheduleOptions` (switch "epochs" or
+            "plateau", stage_epochs, decay_every, patience): the learning rate restarts after the switch and the
+            run stops stage_epochs later. It needs lr_decay_every_epochs=None (the schedule owns the rate).
 
     Raises:
         ValueError: naming the option and the values it accepts.
@@ -53,6 +58,7 @@ class MemN2NDataOptions:
     validation_fraction: float = 0.1
     time_noise: float = 0.1
     fixture: bool = False
+    schedule: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # Frozen: the normalized tasks are stored the only way a frozen dataclass allows.
@@ -65,10 +71,19 @@ class MemN2NDataOptions:
             raise ValueError(f"data_kwargs time_noise must be in [0, 1]; got {self.time_noise!r}.")
         if not isinstance(self.fixture, bool):
             raise ValueError(f"data_kwargs fixture must be True or False; got {self.fixture!r}.")
+        if self.schedule is not None:
+            ScheduleOptions.from_option(self.schedule)
 
     def as_data_kwargs(self) -> dict[str, Any]:
-        """These options as `TrainConfig.data_kwargs` (JSON types: the tasks as a list)."""
-        return {**dataclasses.asdict(self), "tasks": list(self.tasks)}
+        """These options as `TrainConfig.data_kwargs` (JSON types: the tasks as a list).
+
+        `schedule` is left out while None: it came with issue 17, and the configs written before it must keep
+        resolving to exactly the same data_kwargs (tests/test_resolved_configs.py).
+        """
+        kwargs = {**dataclasses.asdict(self), "tasks": list(self.tasks)}
+        if self.schedule is None:
+            del kwargs["schedule"]
+        return kwargs
 
 
 def _is_number(value: Any) -> bool:
@@ -85,6 +100,14 @@ def task_errors(model: keras.Model, arrays: dict[str, np.ndarray], batch_size: i
 
 def _select(arrays: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
     return {key: value[rows] for key, value in arrays.items()}
+
+
+def _stage_callback(options: MemN2NDataOptions, config: TrainConfig, linear_start_epochs: int) -> Any:
+    """The callback that runs the stages: the reference's schedule if the options give one, else LinearStart."""
+    if options.schedule is None:
+        return LinearStart(linear_start_epochs)
+    schedule = ScheduleOptions.from_option(options.schedule)
+    return StageSchedule(schedule, linear_start_epochs, config.learning_rate, config.lr_decay_factor)
 
 
 def make_data(config: TrainConfig, data_dir: str | None) -> TaskData:
@@ -107,6 +130,11 @@ def make_data(config: TrainConfig, data_dir: str | None) -> TaskData:
         raise ValueError(
             f"model_kwargs['vocab_size'] must be >= {len(vocabulary)} (the bAbI English vocabulary); "
             f"got {model_kwargs['vocab_size']}."
+        )
+    if options.schedule is not None and config.lr_decay_every_epochs is not None:
+        raise ValueError(
+            "data_kwargs schedule sets the learning rate itself; it needs lr_decay_every_epochs=None (got "
+            f"{config.lr_decay_every_epochs})."
         )
     tasks = list(options.tasks)
     if data_dir is None and options.fixture:
@@ -155,7 +183,7 @@ def make_data(config: TrainConfig, data_dir: str | None) -> TaskData:
         train=batches,
         validation=validation,
         evaluate=evaluate,
-        callbacks=[LinearStart(model_kwargs["linear_start_epochs"])],
+        callbacks=[_stage_callback(options, config, model_kwargs["linear_start_epochs"])],
         info={
             "tasks": tasks,
             "data_dir": data_dir,
