@@ -41,6 +41,12 @@ flags.DEFINE_string(
     "an unknown name is refused with the known ones.",
 )
 flags.DEFINE_bool("list", False, "List the model's settings with the paper's numbers and exit.")
+flags.DEFINE_bool(
+    "report_only",
+    False,
+    "Train nothing: write the report (and its store of per-run results) from the runs already finished, e.g. "
+    "results.json files brought back from a GPU session into --runs_dir.",
+)
 flags.DEFINE_string(
     "config", None, "Named config the settings start from (default: the spec's, usually paper)."
 )
@@ -170,6 +176,11 @@ def _main(argv: list[str]) -> None:
     restored = reproduce.restore_from_store(runs, out)
     if restored:
         print(f"{len(restored)} finished runs taken from {os.path.join(out, reproduce.STORE)}.", flush=True)
+    if FLAGS.report_only:
+        summary = reproduce.write_report(out, entry, runs, _command())
+        print(reproduce.format_table(entry.reproduction, summary["rows"]))
+        print(f"\nWritten from {summary['finished_runs']} finished runs: {out}/table.md, {out}/summary.json")
+        return
     try:
         train_kwargs = {
             name: FLAGS[name].value for name in ("strategy", "cpu_devices") if FLAGS[name].value is not None

@@ -99,3 +99,39 @@ def test_rows_with_too_few_runs_are_marked(tmp_path, entry, calls):
     assert "| `exp1_plain` | 2* |" in table
     assert "fewer than 3 runs: such a row supports no statement" in table
     assert "support no statement" in table.split("## Noise vs no noise")[1]
+
+
+def test_report_only_tabulates_results_brought_back_and_trains_nothing(tmp_path):
+    """A GPU session's results.json files copied into --runs_dir: `--report_only` writes the table and its store
+    from them alone (the sleeper trainer would log a start, and sleep, if anything trained)."""
+    import subprocess
+
+    from tests import sweep_helpers
+    from zoo.config import TrainConfig
+
+    runs_dir, out, log = tmp_path / "runs", tmp_path / "table", tmp_path / "log.jsonl"
+    base = TrainConfig(model=sweep_helpers.NAME, optimizer="sgd", learning_rate=0.1, epochs=1, seed=0)
+    for setting, noise in (("plain", {"noise_eta": 0.0}), ("noise", {"noise_eta": 0.01})):
+        sweep_helpers._write_results(base.replace(**noise), str(runs_dir / setting / "restart_000"))
+    result = subprocess.run(
+        sweep_helpers.reproduce_command(
+            f"--model={sweep_helpers.NAME}",
+            f"--trainer={sweep_helpers.TRAINER}",
+            "--config=base",
+            "--restarts=2",
+            "--jobs=1",
+            "--report_only",
+            f"--runs_dir={runs_dir}",
+            f"--out={out}",
+        ),
+        cwd=sweep_helpers.REPO,
+        env=sweep_helpers.subprocess_env(SLEEPER_LOG=str(log), SLEEPER_SECONDS="60"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not log.exists() or log.read_text() == ""
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["finished_runs"], summary["planned_runs"]) == (2, 4)
+    assert sorted(os.listdir(out / reproduce.STORE)) == ["noise", "plain"]

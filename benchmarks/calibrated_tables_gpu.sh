@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# More restarts of the calibrated algorithm-learner tables (issue 18) on a lent GPU, several runs at once on the one
+# card, time-boxed; the results come back as per-run results.json files that extend the committed tables.
+#
+# On the device machine, from the repository root, after the wheels are installed:
+#   python3 -m pip install -q --no-index --no-deps --no-compile --target "$PWD/.site" .whl/*.whl \
+#     && export PYTHONPATH="$PWD/.site:$PWD" KERAS_BACKEND=jax
+#   CALIBRATED_JOBS=6 CALIBRATED_SECONDS=480 bash benchmarks/calibrated_tables_gpu.sh
+# Back here, for each table (its report and store of per-run results come back under $OUT/<table>/report/):
+#   cp -r <files_at>/<table>/report/runs/. docs/results/<table>/runs/ && python reproduce.py --model=<model> \
+#     --config=<config> --settings=<settings> --restarts=<restarts> --report_only --out=docs/results/<table>
+# The committed tables' stores travel with the working tree, so the sweep there trains only new restarts.
+#
+# Each line of TABLES: <docs/results folder> <model> <config> <settings> <restarts in all>. Tables are run one after
+# another until the time is up; a run cut short is simply not counted. Dry run on a CPU with TensorFlow hidden, as
+# on the GPU machines (tiny sizes):
+#   CALIBRATED_TABLES="nram_smoke nram smoke setting1_no_noise,setting1_noise 1" CALIBRATED_JOBS=2 OUT=/tmp/cal \
+#     JAX_PLATFORMS=cpu PYTHONPATH="$PWD/tests/fixtures/no_tensorflow:$PWD" KERAS_BACKEND=jax \
+#     bash benchmarks/calibrated_tables_gpu.sh
+set -euo pipefail
+source "$(dirname "$0")/jax_only.sh"
+# Concurrent processes on one GPU: each takes memory as it needs it instead of 75% of the card up front.
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
+OUT="${OUT:-/tmp/calibrated_tables}"
+JOBS="${CALIBRATED_JOBS:-6}"
+SECONDS_LEFT="${CALIBRATED_SECONDS:-480}"
+TABLES="${CALIBRATED_TABLES:-nram_table6_calibrated nram default setting1_no_noise,setting1_noise 60}"
+deadline=$(($(date +%s) + SECONDS_LEFT))
+mkdir -p "$OUT"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+while read -r table model config settings restarts; do
+  [ -z "$table" ] && continue
+  left=$((deadline - $(date +%s)))
+  if [ "$left" -le 30 ]; then
+    echo "no time left for $table"
+    continue
+  fi
+  report="$OUT/$table/report"
+  mkdir -p "$report"
+  [ -d "docs/results/$table" ] && cp -r "docs/results/$table/." "$report/"
+  flags=(--model="$model" --config="$config" --settings="$settings" --restarts="$restarts"
+    --runs_dir="$OUT/$table/work" --out="$report" --noprogress)
+  echo "== $table: ${flags[*]:0:4}, ${left}s left"
+  timeout "$left" python3 reproduce.py "${flags[@]}" --jobs="$JOBS" || echo "$table stopped (status $?)"
+  # Store what finished even when the time ran out (no training), then drop the checkpoints.
+  python3 reproduce.py "${flags[@]}" --report_only >/dev/null
+  rm -rf "$OUT/$table/work"
+  echo "$table: $(find "$report/runs" -name '*.json' | wc -l) runs stored in $report/runs"
+done <<<"$TABLES"
