@@ -296,3 +296,11 @@ def test_machine_description_without_a_working_nvidia_smi_names_no_gpu(tmp_path,
     _fake_tool(tmp_path, "nvidia-smi", "echo 'NVIDIA-SMI has failed' >&2; exit 9")
     assert reproduce.nvidia_gpus() == []
     assert "CPUs" in reproduce.machine_description()
+
+
+def test_no_noise_to_gradient_plot_without_noise_rows(tmp_path, call_log):
+    runs = reproduce.plan_runs(ENTRY, 2, str(tmp_path / "runs"), settings=["exp1_plain"])
+    reproduce.run_all(runs, trainer=fake_trainer, jobs=1, progress=False)
+    summary = reproduce.write_report(str(tmp_path / "out"), ENTRY, runs, "cmd")
+    assert summary["noise_to_gradient"] == {}  # logged, but 0 in every epoch: nothing to plot on a log axis
+    assert not (tmp_path / "out" / "noise_to_gradient.png").exists()

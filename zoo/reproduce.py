@@ -345,8 +345,13 @@ def write_report(
     plot_path = plot_curves(spec, results, os.path.join(out, "curves.png"))
     # sigma_t / RMS of the clipped gradient's entries, logged by every zoo run: did the noise dominate, and did
     # it anneal below the gradient within the run?
+    ratios = noise_to_gradient_summary(results)
     ratio_path = plot_curves(
-        spec, results, os.path.join(out, f"{NOISE_TO_GRADIENT}.png"), NOISE_TO_GRADIENT, log_scale=True
+        spec,
+        {name: results[name] for name in ratios},  # rows with noise: a log axis has no room for 0
+        os.path.join(out, f"{NOISE_TO_GRADIENT}.png"),
+        NOISE_TO_GRADIENT,
+        log_scale=True,
     )
     walls = [
         r.get("wall_seconds")
@@ -377,7 +382,7 @@ def write_report(
         "failed_runs": [(run.label, error) for run, error in report.failed] if report else [],
         "mean_run_wall_seconds": sum(walls) / len(walls) if walls else None,
         "curves": os.path.basename(plot_path) if plot_path else None,
-        "noise_to_gradient": noise_to_gradient_summary(results),
+        "noise_to_gradient": ratios,
     }
     lines = [
         f"# {spec.title}",
