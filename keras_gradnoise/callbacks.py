@@ -23,9 +23,9 @@ class NoiseStddevLogger(keras.callbacks.Callback):
     """Puts `noise_stddev`, the sigma_t of the next update, into the epoch logs (History, TensorBoard, CSVLogger).
 
     With an optimizer made with `track_gradient_rms=True`, each epoch's logs also get `gradient_rms`, the RMS of
-    the clipped gradient's entries over the epoch's updates, and `noise_to_gradient` = noise_stddev / gradient_rms:
-    above ~1 the noise dominates each update (with Adam, which normalises per coordinate, it then sets the
-    update's direction).
+    the clipped gradient's entries over the epoch's updates, and `noise_to_gradient`, the sigma_t of the epoch's
+    middle update divided by gradient_rms (absent when the gradient was exactly 0): above ~1 the noise dominates
+    each update (with Adam, which normalises per coordinate, it then sets the update's direction).
 
     Place it before TensorBoard / CSVLogger in the callbacks list: Keras calls callbacks in order, and the later
     ones see the value this one adds.
@@ -41,6 +41,7 @@ class NoiseStddevLogger(keras.callbacks.Callback):
         super().__init__()
         self.every_batch = every_batch
         self._totals_at_epoch_start: tuple[float, float] | None = None
+        self._step_at_epoch_start = 0
 
     def _add(self, logs: dict | None) -> GradientNoiseMixin:
         optimizer = find_noisy_optimizer(self.model.optimizer)
@@ -60,6 +61,7 @@ class NoiseStddevLogger(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         optimizer = find_noisy_optimizer(self.model.optimizer)
         self._totals_at_epoch_start = optimizer.gradient_square_totals() if optimizer is not None else None
+        self._step_at_epoch_start = _step(optimizer)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         optimizer = self._add(logs)
@@ -71,7 +73,17 @@ class NoiseStddevLogger(keras.callbacks.Callback):
         if updates > 0:
             rms = math.sqrt(max(square_sum, 0.0) / updates)
             logs["gradient_rms"] = rms
-            logs["noise_to_gradient"] = logs["noise_stddev"] / rms if rms > 0 else math.inf
+            if rms > 0:
+                # The epoch's middle update: sigma_t anneals within the epoch, the RMS averages over it.
+                middle = (self._step_at_epoch_start + _step(optimizer) - 1) // 2
+                logs["noise_to_gradient"] = float(optimizer.noise_schedule(middle)) / rms
+
+
+def _step(optimizer: GradientNoiseMixin | None) -> int:
+    """The optimizer's noise step t (0 before it is built)."""
+    if optimizer is None or not optimizer.built:
+        return 0
+    return int(keras.ops.convert_to_numpy(optimizer.noise_step))
 
 
 class NoiseGateCallback(keras.callbacks.Callback):

@@ -73,6 +73,6 @@ def test_logger_records_the_noise_to_gradient_ratio_each_epoch():
     # Each epoch's value covers that epoch's two updates only: the epochs' mean squares add up to the totals.
     square_sum, updates = optimizer.gradient_square_totals()
     assert updates == 6 and np.sum(2 * rms**2) == pytest.approx(square_sum, rel=1e-5)
-    np.testing.assert_allclose(
-        history.history["noise_to_gradient"], np.array(history.history["noise_stddev"]) / rms
-    )
+    # Two updates an epoch (t = 2e, 2e + 1): the ratio takes sigma of the epoch's middle (rounded down) update.
+    middle_sigma = np.array([noise_stddev(2 * epoch, 0.3, 0.55) for epoch in range(3)])
+    np.testing.assert_allclose(history.history["noise_to_gradient"], middle_sigma / rms, rtol=1e-6)

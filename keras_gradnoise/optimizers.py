@@ -207,14 +207,18 @@ class GradientNoiseMixin:
             float(ops.convert_to_numpy(self._gradient_updates)),
         )
 
-    def _track_gradient_rms(self, grads: list[Any], variables: list[Any]) -> None:
+    def _track_gradient_rms(self, grads: list[Any], variables: list[Any], applied: Any = None) -> None:
         tracked = [g for g, v in zip(grads, variables) if self.uses_gradient_noise(v)]
         if not tracked:
             return
         size = sum(math.prod(g.shape) for g in tracked)
-        square_sum = sum(ops.sum(ops.square(ops.cast(g, "float32"))) for g in tracked)
-        self._gradient_mean_square_sum.assign_add(square_sum / size)
-        self._gradient_updates.assign_add(1.0)
+        mean_square = sum(ops.sum(ops.square(ops.cast(g, "float32"))) for g in tracked) / size
+        count = 1.0
+        if applied is not None:  # a skipped, non-finite step must not poison the running totals
+            mean_square = ops.where(applied, mean_square, 0.0)
+            count = ops.cast(applied, "float32")
+        self._gradient_mean_square_sum.assign_add(mean_square)
+        self._gradient_updates.assign_add(count)
 
     def _clip_gradients(self, grads: list[Any]) -> list[Any]:
         # Deferred to _backend_update_step, after the cross-replica sum (see the module docstring).
@@ -227,13 +231,13 @@ class GradientNoiseMixin:
         grads = [backend.densify(g, v.shape) for g, v in zip(grads, trainable_variables)]
         grads = super()._clip_gradients(grads)  # the base class's clipping, now after the sum
         step = ops.convert_to_tensor(self._noise_step)
-        if self.track_gradient_rms:
-            self._track_gradient_rms(grads, trainable_variables)
-        if not self.noise_schedule.is_zero:
-            grads = self._add_noise(grads, trainable_variables, step)
         apply_if = None
         if self._skips_nonfinite():
-            apply_if = backend.all_finite(grads)
+            apply_if = backend.all_finite(grads)  # the noise is finite: checked before it is added
+        if self.track_gradient_rms:
+            self._track_gradient_rms(grads, trainable_variables, apply_if)
+        if not self.noise_schedule.is_zero:
+            grads = self._add_noise(grads, trainable_variables, step)
         backend.apply_updates(
             self, self._base_update_step, grads, trainable_variables, learning_rate, apply_if=apply_if
         )

@@ -135,3 +135,31 @@ def test_report_only_tabulates_results_brought_back_and_trains_nothing(tmp_path)
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["finished_runs"], summary["planned_runs"]) == (2, 4)
     assert sorted(os.listdir(out / reproduce.STORE)) == ["noise", "plain"]
+
+
+def test_report_only_refuses_a_result_of_another_config(tmp_path):
+    import subprocess
+
+    from tests import sweep_helpers
+    from zoo.config import TrainConfig
+
+    runs_dir = tmp_path / "runs"
+    other = TrainConfig(model=sweep_helpers.NAME, optimizer="sgd", learning_rate=0.5, epochs=1, seed=0)
+    sweep_helpers._write_results(other, str(runs_dir / "plain" / "restart_000"))  # lr 0.5, planned 0.1
+    result = subprocess.run(
+        sweep_helpers.reproduce_command(
+            f"--model={sweep_helpers.NAME}",
+            "--config=base",
+            "--restarts=1",
+            "--report_only",
+            f"--runs_dir={runs_dir}",
+            f"--out={tmp_path / 'table'}",
+        ),
+        cwd=sweep_helpers.REPO,
+        env=sweep_helpers.subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "learning_rate differ" in result.stderr
+    assert not (tmp_path / "table" / "summary.json").exists()

@@ -178,3 +178,12 @@ def jax_status(tmp_path_factory) -> dict[str, str]:
 def test_trains_a_step_on_the_jax_backend(name, jax_status):
     _entry(name)
     assert jax_status[name] == "ok", jax_status[name]
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_check_options_refuses_an_unknown_model_or_data_key(name: str) -> None:
+    entry = registry.get(name)
+    config = entry.config("smoke")
+    for field in ("model_kwargs", "data_kwargs"):
+        with pytest.raises(ValueError, match=f"Unknown {field} key 'no_such_option'"):
+            entry.check_options(config.replace(**{field: {"no_such_option": 1}}))

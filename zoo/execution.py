@@ -318,6 +318,13 @@ def _final_metric(run: Run) -> str:
     return " ".join(shown[:2])
 
 
+def check_finished_runs(runs: Sequence[Run]) -> None:
+    """Raises ValueError if any run with a results.json ran another config than the planned one."""
+    for run in runs:
+        if os.path.exists(run.results_path):
+            _check_same_config(run)
+
+
 def _check_same_config(run: Run) -> None:
     """A finished run is reused only if it ran the planned config; anything else would mix sweeps silently."""
     with open(run.results_path) as f:

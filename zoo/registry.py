@@ -166,6 +166,10 @@ class ZooEntry:
         if self.data_options is not None:
             fields = [field.name for field in dataclasses.fields(self.data_options)]
             _check_keys(self.name, "data_kwargs", config.data_kwargs, fields)
+            try:  # the values too, before any run starts: the dataclass checks them
+                self.data_options(**config.data_kwargs)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"data_kwargs of model {self.name!r}: {error}") from None
         return config
 
     def table(self, name: str | None = None) -> ReproductionSpec:

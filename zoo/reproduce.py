@@ -39,6 +39,7 @@ from zoo.execution import (
     SweepInterrupted,
     SweepReport,
     Trainer,
+    check_finished_runs,
     run_all,
     trainer_path,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "SweepInterrupted",
     "SweepReport",
     "Trainer",
+    "check_finished_runs",
     "curve_statistics",
     "format_table",
     "load_results",

@@ -91,10 +91,9 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> 
         clipnorm=config.clipnorm,
         global_clipnorm=config.global_clipnorm,
         seed=config.seed,
-        # Logged per epoch as gradient_rms and noise_to_gradient (NoiseStddevLogger): whether the noise dominates.
-        track_gradient_rms=True,
         **noise,
-        **config.optimizer_kwargs,
+        # Logged per epoch as gradient_rms and noise_to_gradient (NoiseStddevLogger): whether the noise dominates.
+        **{"track_gradient_rms": True, **config.optimizer_kwargs},
     )
     if config.noise_exclude:
         optimizer.exclude_from_gradient_noise(var_names=config.noise_exclude)
@@ -388,7 +387,8 @@ def _train(
     steps = config.steps_per_epoch or len(source)
     with distribute.scope(strategy_obj):
         model = build_compiled_model(entry, config, steps)
-        distribute.check_supported(strategy_obj, model.optimizer)
+        # The noisy optimizer itself: under mixed_float16 Keras wraps it in a LossScaleOptimizer.
+        distribute.check_supported(strategy_obj, keras_gradnoise.find_noisy_optimizer(model.optimizer))
     distribute.patch_for_multi_worker(model)
     # Build weights, metrics and optimizer now (fit would do it lazily) so a checkpoint can be loaded into them.
     first = EpochView(source, steps)[0]

@@ -47,6 +47,8 @@ class NeuralGPUDataOptions:
     def __post_init__(self) -> None:
         # The curriculum's settings are checked where they are used (curriculum.py), with the same messages.
         tasks.check_task(self.task)
+        if not isinstance(self.eval_lengths, (list, tuple)) or not self.eval_lengths:
+            raise ValueError(f"eval_lengths must be a non-empty list of lengths; got {self.eval_lengths!r}.")
         for length in self.eval_lengths:
             tasks.check_length(length, "eval_lengths entry")
 

@@ -36,3 +36,16 @@ def test_mask_padding_is_in_the_config_and_checked():
     assert NeuralGPU.from_config(_model(True).get_config()).mask_padding is True
     with pytest.raises(ValueError, match="mask_padding"):
         NeuralGPU(mask_padding=1)
+
+
+def test_each_example_is_read_at_its_own_length_in_a_mixed_batch():
+    # 2-bit and 3-bit additions (5 and 7 symbols) in one batch padded to 10: each row equals that example alone.
+    rng = np.random.default_rng(1)
+    short, _ = tasks.make_padded_examples("badd", 2, 5, 1, rng)
+    long, _ = tasks.make_padded_examples("badd", 3, 7, 1, rng)
+    batch = np.zeros((2, 10), short.dtype)
+    batch[0, :5], batch[1, :7] = short[0], long[0]
+    model = _model(mask_padding=True)
+    together = np.asarray(model(batch))
+    np.testing.assert_allclose(together[0, :5], np.asarray(model(short))[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(together[1, :7], np.asarray(model(long))[0], rtol=1e-5, atol=1e-5)

@@ -35,6 +35,7 @@ that returns 0 (see `NRAMCore.from_config`).
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -193,6 +194,17 @@ def score(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
 def build_model(**model_kwargs: Any) -> keras.Model:
     """`build_nram` with the zoo entry's defaults (`MODEL_DEFAULTS`: memory_size=12, max_timesteps=6)."""
     return build_nram(**{**MODEL_DEFAULTS, **model_kwargs})
+
+
+# The options the builder takes are NRAMCore's (memory_size included); the registry checks model_kwargs against
+# this signature, which the builder's `**model_kwargs` alone would hide.
+build_model.__signature__ = inspect.Signature(
+    [
+        parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for name, parameter in inspect.signature(NRAMCore.__init__).parameters.items()
+        if name not in ("self", "kwargs")
+    ]
+)
 
 
 def compile_kwargs(config: TrainConfig) -> dict[str, Any]:
