@@ -176,7 +176,9 @@ def main(argv: list[str], fields: dict[str, str]) -> None:
         if FLAGS.seconds <= 0 or FLAGS.probe_every < 1 or FLAGS.probe_examples < 1 or FLAGS.epochs < 1:
             raise ValueError("--seconds must be > 0; --probe_every, --probe_examples and --epochs >= 1.")
         entry = zoo.get("neural_gpu")
-        config = entry.config(FLAGS.config).replace(**cli.config_changes(FLAGS, fields), epochs=FLAGS.epochs)
+        config = entry.config(FLAGS.config).replace(
+            **{**cli.config_changes(FLAGS, fields), "epochs": FLAGS.epochs}
+        )
         config = entry.check_options(config)
         options = NeuralGPUDataOptions(**config.data_kwargs)
         lengths = (

@@ -254,13 +254,21 @@ def export(preset: Preset, workdir: str, command: str, saved_models: str | None 
     folder = os.path.join(saved_models or saved_models_dir(), preset.model)
     os.makedirs(folder, exist_ok=True)
     target = os.path.join(folder, preset.file)
-    shutil.copyfile(os.path.join(workdir, "model.keras"), target)
-    model = keras.saving.load_model(target)
+    # Loaded and measured from a copy beside the target, which replaces the shipped file only once that worked:
+    # a failed export leaves the shipped .keras and its metadata (sha256) matching.
+    staged = f"{target}.export.keras"
+    shutil.copyfile(os.path.join(workdir, "model.keras"), staged)
+    try:
+        model = keras.saving.load_model(staged)
+        measured = preset.measure(model, run_config(results))
+    except BaseException:
+        os.remove(staged)
+        raise
     metadata: dict[str, Any] = {
         "model": preset.model,
         "preset": preset.name,
         "file": preset.file,
-        "sha256": sha256_file(target),
+        "sha256": sha256_file(staged),
         "command": command,
         "config": results["config"],
         "data": results.get("data_info", {}),
@@ -270,8 +278,9 @@ def export(preset: Preset, workdir: str, command: str, saved_models: str | None 
     record = metadata
     for key in parents:
         record = record.setdefault(key, {})
-    record[last] = preset.measure(model, run_config(results))
+    record[last] = measured
     metadata.update(provenance(results))
+    os.replace(staged, target)
     write_metadata(folder, preset.name, metadata)
     return metadata
 
