@@ -42,6 +42,7 @@ class NoiseStddevLogger(keras.callbacks.Callback):
         self.every_batch = every_batch
         self._totals_at_epoch_start: tuple[float, float] | None = None
         self._step_at_epoch_start = 0
+        self._epoch: int | None = None  # the epoch whose start the two values above are
 
     def _add(self, logs: dict | None) -> GradientNoiseMixin:
         optimizer = find_noisy_optimizer(self.model.optimizer)
@@ -58,10 +59,26 @@ class NoiseStddevLogger(keras.callbacks.Callback):
         if self.every_batch:
             self._add(logs)
 
+    def get_state(self) -> dict:
+        """The epoch-start readings, for a checkpoint taken mid-epoch (a resumed run then logs the whole epoch)."""
+        return {
+            "epoch": self._epoch,
+            "totals": self._totals_at_epoch_start,
+            "step": self._step_at_epoch_start,
+        }
+
+    def set_state(self, state: dict) -> None:
+        totals = state.get("totals")
+        self._epoch, self._step_at_epoch_start = state.get("epoch"), int(state.get("step", 0))
+        self._totals_at_epoch_start = tuple(totals) if totals is not None else None
+
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == self._epoch:  # resumed in the middle of this epoch: keep the readings of its start
+            return
         optimizer = find_noisy_optimizer(self.model.optimizer)
         self._totals_at_epoch_start = optimizer.gradient_square_totals() if optimizer is not None else None
         self._step_at_epoch_start = _step(optimizer)
+        self._epoch = epoch
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         optimizer = self._add(logs)

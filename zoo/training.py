@@ -396,9 +396,11 @@ def _train(
         model._symbolic_build(data_batch=first)
 
     task_callbacks = list(data.callbacks)
+    noise_logger = keras_gradnoise.NoiseStddevLogger()
     # Positions key the states (checkpoint.stateful): the task's come first, so their keys do not depend on
     # whether the caller passes callbacks.
-    stateful = checkpoint.stateful([*task_callbacks, *user_callbacks])
+    # The logger's key is fixed: a resumed run may pass other callbacks (and older checkpoints lack it).
+    stateful = {**checkpoint.stateful([*task_callbacks, *user_callbacks]), "noise_logger": noise_logger}
     epoch, step, history = 0, 0, {}
     resumed_from = None
     if resume and checkpoint.exists(workdir):
@@ -427,7 +429,7 @@ def _train(
         if config.noise_gate_metric is not None
         else []
     )
-    callbacks: list[Any] = [EpochSetter(view), *gate, keras_gradnoise.NoiseStddevLogger(), *task_callbacks]
+    callbacks: list[Any] = [EpochSetter(view), *gate, noise_logger, *task_callbacks]
     if chief:
         callbacks += summaries.callbacks(os.path.join(workdir, "tensorboard"))
     callbacks += [*user_callbacks, saver]
