@@ -480,15 +480,12 @@ def _registered_name(optimizer_class: type) -> str:
     return name
 
 
-NoisySGD = with_gradient_noise(keras.optimizers.SGD)
-NoisyAdam = with_gradient_noise(keras.optimizers.Adam)
-NoisyAdamW = with_gradient_noise(keras.optimizers.AdamW)
-NoisyAdamax = with_gradient_noise(keras.optimizers.Adamax)
-NoisyNadam = with_gradient_noise(keras.optimizers.Nadam)
-NoisyRMSprop = with_gradient_noise(keras.optimizers.RMSprop)
-NoisyAdagrad = with_gradient_noise(keras.optimizers.Adagrad)
-NoisyAdadelta = with_gradient_noise(keras.optimizers.Adadelta)
-NoisyAdafactor = with_gradient_noise(keras.optimizers.Adafactor)
-NoisyFtrl = with_gradient_noise(keras.optimizers.Ftrl)
-NoisyLion = with_gradient_noise(keras.optimizers.Lion)
-NoisyLamb = with_gradient_noise(keras.optimizers.Lamb)
+# The noisy form of each stock Keras optimizer, named "Noisy" + its name; `with_gradient_noise` makes any other.
+_stock = keras.optimizers
+NoisySGD, NoisyAdam, NoisyAdamW, NoisyAdamax, NoisyNadam, NoisyRMSprop = map(
+    with_gradient_noise, (_stock.SGD, _stock.Adam, _stock.AdamW, _stock.Adamax, _stock.Nadam, _stock.RMSprop)
+)
+NoisyAdagrad, NoisyAdadelta, NoisyAdafactor, NoisyFtrl, NoisyLion, NoisyLamb = map(
+    with_gradient_noise,
+    (_stock.Adagrad, _stock.Adadelta, _stock.Adafactor, _stock.Ftrl, _stock.Lion, _stock.Lamb),
+)

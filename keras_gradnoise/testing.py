@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,3 +69,81 @@ def run_backend_script(script: str, backend: str, timeout: float = 600) -> dict[
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert result.returncode == 0 and lines, result.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT ") :])
+
+
+# What every backend's subprocess test checks (see `backend_script`).
+_SHARED_BACKEND_CHECKS = """
+import json, os, tempfile
+import numpy as np
+import keras
+from keras import ops
+from keras_gradnoise import NoisyAdam, NoisySGD
+from keras_gradnoise.testing import weights_mismatch
+
+out = {}
+n = 20000
+
+# Variance at several steps, inside the backend's own train step (model.fit).
+variances = {}
+for steps in (1, 4):
+    model = keras.Sequential([keras.Input((n,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+    model.compile(optimizer=NoisySGD(learning_rate=1.0, eta=0.3, seed=2), loss="mse")
+    model.fit(np.zeros((steps, n), "float32"), np.ones((steps, 1), "float32"), batch_size=1, verbose=0)
+    variances[steps] = float(np.var(ops.convert_to_numpy(model.layers[0].kernel)))
+    out[f"noise_step_{steps}"] = int(ops.convert_to_numpy(model.optimizer.noise_step))
+out["variances"] = variances
+
+data_rng = np.random.default_rng(0)
+x, y = data_rng.standard_normal((64, 6)).astype("float32"), data_rng.integers(0, 3, 64)
+
+def small(optimizer):
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    return model
+
+# Save, load, resume: bit-identical to an uninterrupted run.
+straight = small(NoisyAdam(0.01, eta=0.3, seed=4)); straight.fit(x, y, batch_size=16, epochs=4, shuffle=False, verbose=0)
+first = small(NoisyAdam(0.01, eta=0.3, seed=4)); first.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+path = os.path.join(tempfile.mkdtemp(), "m.keras")
+first.save(path)
+resumed = keras.saving.load_model(path)
+resumed.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+out["resume_mismatch"] = weights_mismatch(straight.get_weights(), resumed.get_weights())
+out["noise_differs_per_step"] = not np.array_equal(straight.get_weights()[0], first.get_weights()[0])
+
+# The noise of one update, for comparison with TensorFlow's (the same generator on every backend).
+optimizer = NoisySGD(1.0, eta=1.0, gamma=0.0, seed=13)
+variable = keras.Variable(np.zeros(1000, "float32"))
+optimizer.build([variable])
+optimizer.noise_step.assign(2)
+optimizer.apply([np.zeros(1000, "float32")], [variable])
+out["noise_seed13_step2"] = (-ops.convert_to_numpy(variable)).tolist()
+"""
+
+
+def assert_noise_variance(results: dict[str, Any]) -> None:
+    """Asserts the noise `backend_script`'s shared checks measured: after t steps of eta 0.3, gamma 0.55 the
+    kernel's variance is sum over s < t of 0.3 / (1 + s)^0.55, and the optimizer counted t noise steps."""
+    # 6 standard errors of a variance estimated from 20,000 samples: a false alarm is practically impossible.
+    tolerance = 6 * (2 / 20000) ** 0.5
+    for steps, variance in results["variances"].items():
+        expected = sum(0.3 / (1 + t) ** 0.55 for t in range(int(steps)))
+        assert abs(variance - expected) <= tolerance * expected, (steps, variance, expected)
+    assert results["noise_step_1"] == 1 and results["noise_step_4"] == 4, results
+
+
+def backend_script(backend: str, checks: str) -> str:
+    """The script of a backend's subprocess test (`run_backend_script`): the checks every backend shares, then
+    `checks`, then the line "RESULT " + the JSON of `out`.
+
+    The shared checks fill `out` with "variances" and "noise_step_1" / "noise_step_4" (the noise after 1 and 4
+    steps of `fit`), "resume_mismatch" and "noise_differs_per_step" (save, load, resume an Adam run) and
+    "noise_seed13_step2" (one update's noise). `checks` (dedented here) adds its own keys to `out` and may use
+    `small(optimizer)`, a seeded small classifier compiled with `optimizer`, and its data `x, y`.
+    """
+    # The backend is checked first: a KERAS_BACKEND that did not take would make every number meaningless.
+    check_backend = f"import keras\nassert keras.backend.backend() == {backend!r}, keras.backend.backend()\n"
+    finish = 'print("RESULT " + json.dumps(out))\n'
+    return check_backend + _SHARED_BACKEND_CHECKS + textwrap.dedent(checks) + finish

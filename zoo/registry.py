@@ -1,6 +1,7 @@
 """Name -> model family. Adding a model = one folder under zoo/ plus one line in `_MODULES`.
 
-Each model folder's `__init__.py` defines `ENTRY`, a `ZooEntry`. Entries are imported lazily, so
+Each model folder's `__init__.py` defines `ENTRY`, a `ZooEntry`, usually `family_entry(__name__, ...)`, which reads
+the pieces from the folder's files by the convention they all follow. Entries are imported lazily, so
 `zoo.get("neural_gpu")` imports only the Neural GPU code.
 """
 
@@ -11,6 +12,7 @@ import importlib
 import inspect
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from zoo.config import TrainConfig
@@ -232,6 +234,86 @@ def _check_keys(model: str, field: str, given: Mapping[str, Any], accepted: Sequ
             f"Unknown {field} key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for model "
             f"{model!r}. Accepted: {', '.join(sorted(accepted)) or 'none'}."
         )
+
+
+# ZooEntry field -> (file, name) that `family_entry` reads it from: the roles every family folder's files have
+# (docs/adding_a_model.md). `data_options` is found by its name instead (`_data_options`), as each family names
+# its dataclass after itself.
+_FAMILY_FILES: dict[str, tuple[str, str]] = {
+    "build_model": ("model", "build_model"),
+    "compile_kwargs": ("model", "compile_kwargs"),
+    "make_data": ("data", "make_data"),
+    "configs": ("configs", "CONFIGS"),
+    "reproduction": ("paper", "REPRODUCTION"),
+    "presets": ("presets", "PRESETS"),
+}
+
+
+def family_entry(package: str, *, name: str, description: str, **fields: Any) -> ZooEntry:
+    """The ZooEntry of the family folder `package` (e.g. "zoo.nram"), its pieces read from the folder's files.
+
+    model.py gives `build_model` and `compile_kwargs`; data.py `make_data` and `data_options` (the one dataclass
+    defined there whose name ends in "DataOptions"); configs.py `CONFIGS`; paper.py `REPRODUCTION`; presets.py
+    `PRESETS`. `fields` sets the other ZooEntry fields (`default_preset`, `reproductions`) or replaces one of
+    those pieces, which is then not looked up (resnet's two entries name their own builders, configs, tables).
+
+    Raises:
+        ImportError: a file or a name of the convention is missing; the message names the file and the name.
+    """
+    for field, (module, attribute) in _FAMILY_FILES.items():
+        if field not in fields:
+            fields[field] = _family_piece(package, module, attribute, field)
+    if "data_options" not in fields:
+        fields["data_options"] = _data_options(_family_module(package, "data"))
+    return ZooEntry(name=name, description=description, **fields)
+
+
+def _family_path(package: str, module: str) -> str:
+    return f"{package.replace('.', '/')}/{module}.py"
+
+
+def _family_module(package: str, module: str) -> ModuleType:
+    qualified = f"{package}.{module}"
+    try:
+        return importlib.import_module(qualified)
+    except ModuleNotFoundError as error:
+        if error.name != qualified:  # the file is there; something it imports is not: that error says more
+            raise
+        raise ImportError(
+            f"Model family {package!r} has no {_family_path(package, module)}; every family folder has "
+            f"{', '.join(sorted({file + '.py' for file, _ in _FAMILY_FILES.values()}))} (docs/adding_a_model.md)."
+        ) from None
+
+
+def _family_piece(package: str, module: str, attribute: str, field: str) -> Any:
+    # Imported outside the try: an AttributeError raised while importing is a bug there, not a missing name.
+    found = _family_module(package, module)
+    try:
+        return getattr(found, attribute)
+    except AttributeError:
+        raise ImportError(
+            f"{_family_path(package, module)} defines no {attribute!r}, which the entry of {package!r} reads as "
+            f"ZooEntry.{field} (docs/adding_a_model.md)."
+        ) from None
+
+
+def _data_options(module: ModuleType) -> type:
+    """The one dataclass `module` defines (not imports) whose name ends in "DataOptions"."""
+    found = [
+        value
+        for key, value in vars(module).items()
+        if key.endswith("DataOptions")
+        and inspect.isclass(value)
+        and dataclasses.is_dataclass(value)
+        and value.__module__ == module.__name__
+    ]
+    if len(found) != 1:
+        named = ", ".join(cls.__name__ for cls in found) or "none"
+        raise ImportError(
+            f"{_family_path(*module.__name__.rsplit('.', 1))} must define exactly one dataclass named "
+            f"'<Family>DataOptions' (ZooEntry.data_options); found {named}."
+        )
+    return found[0]
 
 
 def register(name: str, module: str) -> None:

@@ -35,6 +35,7 @@ import numpy as np
 
 import keras_gradnoise
 from zoo import checkpoint, cli, distribute, summaries
+from zoo.batches import SeededBatches
 from zoo.config import TrainConfig
 from zoo.registry import TaskData, ZooEntry, get
 
@@ -128,7 +129,7 @@ def build_compiled_model(
     return model
 
 
-class ArrayBatches(keras.utils.PyDataset):
+class ArrayBatches(SeededBatches):
     """Shuffled mini-batches of in-memory arrays; the order of epoch e is a pure function of (seed, e).
 
     Args:
@@ -139,7 +140,7 @@ class ArrayBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, arrays: tuple, batch_size: int, seed: int, shuffle: bool = True):
-        super().__init__()
+        super().__init__(batch_size, seed)
         self.arrays = arrays
         lengths = {len(a) for a in keras.tree.flatten(arrays)}
         if len(lengths) != 1:
@@ -147,16 +148,9 @@ class ArrayBatches(keras.utils.PyDataset):
                 f"The training arrays have different lengths {sorted(lengths)}; they must be equal."
             )
         self.num_rows = lengths.pop()
-        self.batch_size = batch_size
-        self.seed = seed
         self.shuffle = shuffle
-        self.epoch = 0
         self._order_epoch: int | None = None
         self._order: np.ndarray | None = None
-
-    def set_epoch(self, epoch: int) -> None:
-        """Selects the epoch whose order `__getitem__` serves."""
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return math.ceil(self.num_rows / self.batch_size)

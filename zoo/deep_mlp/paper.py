@@ -92,3 +92,6 @@ TABLE1 = ReproductionSpec(
         )
     ),
 )
+
+# The name every family's paper.py gives its table (zoo.registry.family_entry reads it).
+REPRODUCTION = TABLE1

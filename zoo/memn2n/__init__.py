@@ -7,29 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.registry import ZooEntry
-
-
-def _entry() -> ZooEntry:
-    from zoo.memn2n import configs, data, model, paper
-    from zoo.memn2n.presets import PRESETS
-
-    return ZooEntry(
-        name="memn2n",
-        description="End-To-End Memory Network (3 hops, PE, temporal encoding, linear start) on bAbI 1k",
-        build_model=model.build_model,
-        make_data=data.make_data,
-        compile_kwargs=model.compile_kwargs,
-        configs=configs.CONFIGS,
-        reproduction=paper.REPRODUCTION,
-        reproductions=paper.TABLES,
-        presets=PRESETS,
-        data_options=data.MemN2NDataOptions,
-    )
+from zoo.registry import family_entry
 
 
 def __getattr__(name: str) -> Any:
     if name == "ENTRY":
-        globals()["ENTRY"] = entry = _entry()
+        from zoo.memn2n import paper
+
+        globals()["ENTRY"] = entry = family_entry(
+            __name__,
+            name="memn2n",
+            description="End-To-End Memory Network (3 hops, PE, temporal encoding, linear start) on bAbI 1k",
+            reproductions=paper.TABLES,
+        )
         return entry
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,10 +22,10 @@ import tarfile
 import tempfile
 from collections.abc import Iterable, Sequence
 
-import keras
 import numpy as np
 
 from zoo import datasets
+from zoo.batches import SeededBatches
 from zoo.datasets import DataError
 
 from .babi_facts import BABI_EN_VOCABULARY, FILE_SHA256, NIL, TASK_NAMES
@@ -305,7 +305,7 @@ def model_inputs(arrays: dict[str, np.ndarray], times: np.ndarray) -> dict[str, 
     return {"story": arrays["story"], "query": arrays["query"], "time": times}
 
 
-class BabiBatches(keras.utils.PyDataset):
+class BabiBatches(SeededBatches):
     """Training batches with fresh random time noise: batch i of epoch e depends on (seed, e, i) alone.
 
     The trainer (zoo.training) calls `set_epoch` before drawing an epoch's batches, so a resumed run sees the
@@ -322,16 +322,10 @@ class BabiBatches(keras.utils.PyDataset):
     def __init__(
         self, arrays: dict[str, np.ndarray], batch_size: int, memory_size: int, seed: int, time_noise: float
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size, seed)
         self.arrays = arrays
-        self.batch_size = batch_size
         self.memory_size = memory_size
-        self.seed = seed
         self.time_noise = time_noise
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return math.ceil(len(self.arrays["answer"]) / self.batch_size)

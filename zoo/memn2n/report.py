@@ -1,6 +1,6 @@
 """Per-task test errors of finished MemN2N runs beside the MemN2N paper's, as markdown tables.
 
-    python -m zoo.memn2n.report --runs_dir=runs/memn2n --out=docs/results/memn2n/per_task.md
+    python -m zoo.memn2n.report --runs_dir=runs/memn2n --out=docs/results/memn2n_table4_joint_cpu/per_task.md
     python -m zoo.memn2n.report --table=reference_per_task --restarts=5 --runs_dir=runs/memn2n/per_task \
         --out=docs/results/memn2n_reference_per_task/selection.md
 
@@ -198,7 +198,9 @@ flags.DEFINE_string("runs_dir", "runs/memn2n", "The reproduction's runs director
 flags.DEFINE_integer(
     "restarts", 20, "Restarts per setting to read (reproduce.py --restarts); missing ones are skipped."
 )
-flags.DEFINE_string("out", "docs/results/memn2n/per_task.md", "Where the markdown table goes.")
+flags.DEFINE_string(
+    "out", "docs/results/memn2n_table4_joint_cpu/per_task.md", "Where the markdown table goes."
+)
 flags.DEFINE_string(
     "table",
     None,

@@ -116,7 +116,7 @@ def table7() -> TrainConfig:
     Trains to length 41 (20-bit operands) like the reference; success is the per-bit error at length 401
     (200-bit operands). Sized for restarts on a GPU (40 x 50 steps; the paper's runs were far longer).
 
-    python reproduce.py --model=neural_gpu --restarts=4 --jobs=2 --out=docs/results/neural_gpu
+    python reproduce.py --model=neural_gpu --restarts=4 --jobs=2 --out=docs/results/neural_gpu_table7_h100/epochs40
     python train.py --model=neural_gpu --config=table7 --workdir=/tmp/ngpu_bmul
     """
     return base().replace(

@@ -22,10 +22,11 @@ from typing import Any
 import keras
 import numpy as np
 
+from zoo.batches import SeededBatches
 from zoo.neural_gpu import tasks
 
 
-class ArithmeticDataset(keras.utils.PyDataset):
+class ArithmeticDataset(SeededBatches):
     """Batches of binary addition or multiplication, each batch at one sequence length.
 
     Batch i of epoch e comes from numpy's generator seeded with (seed, e, i). Even-numbered batches have the
@@ -59,7 +60,7 @@ class ArithmeticDataset(keras.utils.PyDataset):
         mixed_sizes: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(batch_size, seed, **kwargs)
         self.task = tasks.check_task(task)
         self.min_length = tasks.check_length(min_length, "min_length")
         self.max_length = tasks.check_length(max_length, "max_length")
@@ -69,21 +70,14 @@ class ArithmeticDataset(keras.utils.PyDataset):
             raise ValueError(
                 f"batch_size and batches_per_epoch must be >= 1; got {batch_size}, {batches_per_epoch}."
             )
-        self.batch_size = batch_size
         self.batches_per_epoch = batches_per_epoch
-        self.seed = seed
         self.mixed_sizes = mixed_sizes
-        self.epoch = 0
         self.current_length = self.min_length
 
     def set_state(self, epoch: int, current_length: int) -> None:
         """Sets the epoch and curriculum length the next batches are made for (called by CurriculumCallback)."""
         self.epoch = int(epoch)
         self.current_length = int(np.clip(current_length, self.min_length, self.max_length))
-
-    def set_epoch(self, epoch: int) -> None:
-        """Selects the epoch whose batches `__getitem__` serves (the training harness calls this)."""
-        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return self.batches_per_epoch

@@ -25,6 +25,7 @@ from keras import ops
 
 from zoo.config import TrainConfig
 from zoo.neural_gpu import tasks
+from zoo.ratio_metric import RunningRatio
 
 PACKAGE = "keras_gradnoise_zoo"
 _DROPOUT_SEED_KEY = "dropout_seed_state"
@@ -328,26 +329,22 @@ class MaskedSequenceCrossentropy(keras.losses.Loss):
         return ops.sum(per_position * mask, axis=-1) / ops.maximum(ops.sum(mask, axis=-1), 1.0)
 
 
-class _MaskedErrorBase(keras.metrics.Metric):
-    """Shared state of the bit and sequence error metrics: a running error count and a running total."""
+class _MaskedErrorBase(RunningRatio):
+    """The bit and sequence error metrics: errors over a total, each subclass counting them in one batch's wrong
+    non-padding positions (`_counts`)."""
 
     def __init__(self, name: str, **kwargs: Any) -> None:
-        super().__init__(name=name, **kwargs)
-        self.errors = self.add_variable(shape=(), initializer="zeros", name="errors")
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        super().__init__(name, count_name="errors", **kwargs)
 
-    def _wrong_and_mask(self, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+    def _counts(self, wrong: Any, mask: Any) -> tuple[Any, Any]:
+        """The errors and the total of one batch, from its masked wrong positions and its mask."""
+        raise NotImplementedError
+
+    def batch_counts(self, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
         targets = ops.cast(y_true, "int32")
         mask = ops.cast(targets > 0, "float32")
         wrong = ops.cast(ops.not_equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), targets), "float32")
-        return wrong * mask, mask
-
-    def result(self) -> Any:
-        return self.errors / ops.maximum(self.total, 1.0)
-
-    def reset_state(self) -> None:
-        self.errors.assign(0.0)
-        self.total.assign(0.0)
+        return self._counts(wrong * mask, mask)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -357,10 +354,8 @@ class BitError(_MaskedErrorBase):
     def __init__(self, name: str = "bit_error", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        wrong, mask = self._wrong_and_mask(y_true, y_pred)
-        self.errors.assign_add(ops.sum(wrong))
-        self.total.assign_add(ops.sum(mask))
+    def _counts(self, wrong: Any, mask: Any) -> tuple[Any, Any]:
+        return ops.sum(wrong), ops.sum(mask)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -370,10 +365,10 @@ class SequenceError(_MaskedErrorBase):
     def __init__(self, name: str = "sequence_error", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
 
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        wrong, _ = self._wrong_and_mask(y_true, y_pred)
-        self.errors.assign_add(ops.sum(ops.cast(ops.max(wrong, axis=-1) > 0, "float32")))
-        self.total.assign_add(ops.cast(ops.shape(wrong)[0], "float32"))
+    def _counts(self, wrong: Any, mask: Any) -> tuple[Any, Any]:
+        return ops.sum(ops.cast(ops.max(wrong, axis=-1) > 0, "float32")), ops.cast(
+            ops.shape(wrong)[0], "float32"
+        )
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:

@@ -3,7 +3,7 @@ binary multiplication, how many reach a per-bit error on 200-digit numbers below
 `bit_error_len401` (length 401 = two 200-bit operands; the runs train on numbers of up to 20 bits, length 41, as
 the reference does).
 
-    python reproduce.py --model=neural_gpu --restarts=4 --jobs=2 --out=docs/results/neural_gpu
+    python reproduce.py --model=neural_gpu --restarts=4 --jobs=2 --out=docs/results/neural_gpu_table7_h100/epochs40
 """
 
 from __future__ import annotations

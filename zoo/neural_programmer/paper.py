@@ -2,7 +2,11 @@
 model reaches 100% test accuracy on single-column questions over restarts x learning rates, with and without
 noise and with dropout, and the test accuracy on five-column tables and on tables with text entries.
 
-    python reproduce.py --model=neural_programmer --restarts=3 --jobs=2 --out=docs/results/neural_programmer
+    python reproduce.py --model=neural_programmer --restarts=4 --jobs=2 \
+        --settings=single_no_noise,single_noise,single_dropout,single_noise_eta0.001 \
+        --out=docs/results/neural_programmer_table5_single_column_cpu
+
+The five-column and text rows' command is in docs/neural_programmer.md.
 """
 
 from __future__ import annotations

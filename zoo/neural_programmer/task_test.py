@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.neural_programmer import ENTRY, REPRODUCTION, data, paper, tables
+from zoo.neural_programmer import ENTRY, data, paper, tables
+from zoo.neural_programmer.paper import REPRODUCTION
 
 
 def test_entry_is_registered_with_its_configs():

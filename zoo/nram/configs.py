@@ -113,7 +113,8 @@ def paper() -> TrainConfig:
 def table6() -> TrainConfig:
     """The base of the Table 6 restart sweep: `default` with 25 epochs (the settings set lr and noise_eta).
 
-    python reproduce.py --model=nram --restarts=4 --jobs=2 --out=docs/results/nram
+    python reproduce.py --model=nram --restarts=2 --jobs=1 --settings=setting1_no_noise,setting1_noise \
+        --out=docs/results/nram_table6_setting1_cpu
     python train.py --model=nram --config=table6 --noise_eta=0 --seed=0 --workdir=/tmp/nram_t6  # one restart
     """
     return default().replace(epochs=25)

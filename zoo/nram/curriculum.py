@@ -24,6 +24,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from zoo.batches import SeededBatches
 from zoo.nram import tasks
 from zoo.nram.model import answer_from_trace, score
 
@@ -67,7 +68,7 @@ def model_inputs(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"memory": batch["memory"], "timesteps": batch["timesteps"]}
 
 
-class NRAMDataset(keras.utils.PyDataset):
+class NRAMDataset(SeededBatches):
     """Batches of one task, difficulties from the curriculum; batch i of epoch e is seeded by (seed, e, i).
 
     Args:
@@ -93,7 +94,7 @@ class NRAMDataset(keras.utils.PyDataset):
         seed: int,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(batch_size, seed, **kwargs)
         self.task = tasks.get_task(task)
         limit = self.task.max_difficulty(memory_size)
         if not 1 <= max_difficulty <= limit:
@@ -109,15 +110,8 @@ class NRAMDataset(keras.utils.PyDataset):
         self.max_difficulty = max_difficulty
         self.min_difficulty = min_difficulty
         self.curriculum = curriculum
-        self.batch_size = batch_size
         self.batches_per_epoch = batches_per_epoch
-        self.seed = seed
-        self.epoch = 0
         self.current = min_difficulty if curriculum else max_difficulty
-
-    def set_epoch(self, epoch: int) -> None:
-        """Selects the epoch whose batches `__getitem__` serves (the zoo harness calls this)."""
-        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return self.batches_per_epoch

@@ -43,6 +43,7 @@ import numpy as np
 from keras import ops
 
 from zoo.nram.core import _PACKAGE, LOG_EPS, NRAMCore
+from zoo.ratio_metric import RunningRatio
 
 if TYPE_CHECKING:
     from zoo.config import TrainConfig
@@ -117,29 +118,21 @@ class NRAMLoss(keras.losses.Loss):
         return {**super().get_config(), "log_eps": self.log_eps}
 
 
-class _TraceAccuracy(keras.metrics.Metric):
+class _TraceAccuracy(RunningRatio):
+    """The cell and example accuracies: right answers over a total, each subclass counting them in one batch's
+    scored cells (`_counts`)."""
+
     def __init__(self, name: str, **kwargs: Any) -> None:
-        super().__init__(name=name, **kwargs)
-        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        super().__init__(name, count_name="correct", **kwargs)
 
     def _counts(self, scored, right):
         raise NotImplementedError
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def batch_counts(self, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
         y_true = ops.cast(y_true, "int32")
         scored = ops.greater_equal(y_true, 0)
         right = ops.logical_or(ops.equal(predict_memory(y_pred), y_true), ops.logical_not(scored))
-        correct, total = self._counts(scored, right)
-        self.correct.assign_add(ops.cast(correct, self.dtype))
-        self.total.assign_add(ops.cast(total, self.dtype))
-
-    def result(self):
-        return ops.divide_no_nan(self.correct, self.total)
-
-    def reset_state(self):
-        self.correct.assign(0.0)
-        self.total.assign(0.0)
+        return self._counts(scored, right)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -1,7 +1,10 @@
 """Table 6 of Neelakantan et al. 2015 (arXiv 1511.06807, section 4.4) for the NRAM: the share of restarts on
 ListK (the k-th element of a linked list) that reach 100% test accuracy, without and with gradient noise.
 
-    python reproduce.py --model=nram --restarts=4 --jobs=2 --out=docs/results/nram
+    python reproduce.py --model=nram --restarts=2 --jobs=1 --settings=setting1_no_noise,setting1_noise \
+        --out=docs/results/nram_table6_setting1_cpu
+
+Settings 2 and 3 and the 60-epoch run have their commands in docs/nram.md.
 """
 
 from __future__ import annotations

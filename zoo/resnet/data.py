@@ -24,6 +24,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from zoo.batches import SeededBatches
 from zoo.config import TrainConfig
 from zoo.datasets import NPZ_READ_ERRORS, DataError, error_text, find_file, sha256_file
 from zoo.registry import TaskData
@@ -120,7 +121,7 @@ class ResNetDataOptions:
             raise ValueError(f"data_kwargs tfds_data_dir must be a path or None; got {self.tfds_data_dir!r}.")
 
 
-class AugmentedImages(keras.utils.PyDataset):
+class AugmentedImages(SeededBatches):
     """Batches of images and labels, shuffled and augmented reproducibly from (seed, epoch, batch index).
 
     Args:
@@ -148,7 +149,7 @@ class AugmentedImages(keras.utils.PyDataset):
         padding: int = 4,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(batch_size, seed, **kwargs)
         if images.ndim != 4 or len(images) != len(labels) or len(images) == 0:
             raise ValueError(
                 f"images must be (n, height, width, channels) with n = len(labels) > 0; got {images.shape} images "
@@ -160,12 +161,9 @@ class AugmentedImages(keras.utils.PyDataset):
             raise ValueError(f"padding must be an integer >= 0; got {padding!r}.")
         self.images = images
         self.labels = np.asarray(labels, dtype="int32").reshape(-1)
-        self.batch_size = batch_size
-        self.seed = seed
         self.augment = augment
         self.shuffle = shuffle
         self.padding = padding
-        self.epoch = 0
         self._order_epoch: int | None = None
         self._order: np.ndarray | None = None
 
@@ -192,10 +190,6 @@ class AugmentedImages(keras.utils.PyDataset):
             rng = np.random.default_rng([self.seed, 1, epoch, index])
             images = random_crop_and_flip(images, rng, self.padding)
         return images.astype("float32"), self.labels[chosen]
-
-    def set_epoch(self, epoch: int) -> None:
-        """Selects the epoch whose order and augmentation `__getitem__` serves."""
-        self.epoch = epoch
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         return self.batch(self.epoch, index)
