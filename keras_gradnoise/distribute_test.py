@@ -82,7 +82,9 @@ SCRIPT = textwrap.dedent(
                                      ("guarded_per_step", NoisyHalvingSGD, True)):
         with mirrored.scope():
             variable = keras.Variable(np.zeros(4, "float32"))
-            optimizer = noisy_class(learning_rate=0.1, eta=0.3, seed=1, skip_nonfinite=skip)
+            optimizer = noisy_class(
+                learning_rate=0.1, eta=0.3, seed=1, skip_nonfinite=skip, track_gradient_rms=label == "guarded"
+            )
             optimizer.build([variable])
 
         @tf.function
@@ -102,6 +104,8 @@ SCRIPT = textwrap.dedent(
             "unchanged": all(np.array_equal(a, b) for a, b in zip(before, after)),
             "noise_step": int(optimizer.noise_step.numpy()),
         }
+        if label == "guarded":
+            out[label]["gradient_totals"] = list(optimizer.gradient_square_totals())
         if noisy_class is NoisyHalvingSGD:
             out[label]["half_power"] = [float(v) for v in replica_values(optimizer._half_power)]
 
@@ -158,7 +162,10 @@ def test_noise_std_is_independent_of_replica_count(mirrored_results):
 
 
 def test_inf_on_one_replica_is_skipped_on_every_replica(mirrored_results):
-    assert mirrored_results["guarded"] == {"finite": True, "unchanged": True, "noise_step": 1}
+    guarded = dict(mirrored_results["guarded"])
+    # The gradient RMS totals count the applied step only: the summed gradient [2, 2, 2, 2] (mean square 4), once.
+    assert guarded.pop("gradient_totals") == [4.0, 1.0]
+    assert guarded == {"finite": True, "unchanged": True, "noise_step": 1}
     # The control: without the check, replica 1's inf reaches every replica's weights through the all-reduce.
     assert mirrored_results["unguarded"]["finite"] is False
     # The base class's per-step work is skipped too: HalvingSGD halved its power once (the first step) on each replica.
