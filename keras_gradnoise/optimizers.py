@@ -207,8 +207,8 @@ class GradientNoiseMixin:
             float(ops.convert_to_numpy(self._gradient_updates)),
         )
 
-    def _track_gradient_rms(self, grads: list[Any], variables: list[Any], applied: Any = None) -> None:
-        tracked = [g for g, v in zip(grads, variables) if self.uses_gradient_noise(v)]
+    def _track_gradient_rms(self, grads: list[Any], noised: list[bool], applied: Any = None) -> None:
+        tracked = [g for g, noise_it in zip(grads, noised) if noise_it]
         if not tracked:
             return
         size = sum(math.prod(g.shape) for g in tracked)
@@ -234,10 +234,11 @@ class GradientNoiseMixin:
         apply_if = None
         if self._skips_nonfinite():
             apply_if = backend.all_finite(grads)  # the noise is finite: checked before it is added
+        noised = [self.uses_gradient_noise(v) for v in trainable_variables]  # static, decided when traced
         if self.track_gradient_rms:
-            self._track_gradient_rms(grads, trainable_variables, apply_if)
+            self._track_gradient_rms(grads, noised, apply_if)
         if not self.noise_schedule.is_zero:
-            grads = self._add_noise(grads, trainable_variables, step)
+            grads = self._add_noise(grads, noised, step)
         backend.apply_updates(
             self, self._base_update_step, grads, trainable_variables, learning_rate, apply_if=apply_if
         )
@@ -257,8 +258,7 @@ class GradientNoiseMixin:
             return list(grads_and_vars)
         return super()._all_reduce_sum_gradients(grads_and_vars)
 
-    def _add_noise(self, grads: list[Any], variables: list[Any], step: Any) -> list[Any]:
-        noised = [self.uses_gradient_noise(v) for v in variables]  # static, decided when the step is traced
+    def _add_noise(self, grads: list[Any], noised: list[bool], step: Any) -> list[Any]:
         if not any(noised):
             return grads
         sizes = [math.prod(g.shape) for g in grads]  # static: densify restored sparse gradients' shapes

@@ -376,10 +376,10 @@ def run_all(
         raise ValueError(f"jobs must be a positive integer; got {jobs!r}.")
     report = SweepReport()
     bar = Progress(len(runs), jobs, stream, enabled=progress)
+    check_finished_runs(runs)
     pending = []
     for run in runs:
         if os.path.exists(run.results_path):
-            _check_same_config(run)
             report.skipped.append(run)
             bar.update(run, "skipped")
         else:
