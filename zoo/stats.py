@@ -6,7 +6,8 @@ interval, and every noise / no-noise pair with a test:
 - `bootstrap_mean_interval`: a percentile-bootstrap 95 % interval of a mean (accuracies, errors);
 - `clopper_pearson`: the exact 95 % interval of a success rate (runs reaching 100 % accuracy, say);
 - `fisher_exact`: the two-sided Fisher exact test of two success counts;
-- `permutation_test`: a two-sided test of a difference of means, exact for small samples.
+- `permutation_test`: a two-sided test of a difference of means, exact for small samples;
+- `paired_permutation_test`: a two-sided test that paired differences (one per bAbI task, say) average zero.
 
 Pure Python and numpy, no scipy: the runner's report process imports no framework. Each function is checked
 against scipy's implementation in stats_test.py.
@@ -139,6 +140,47 @@ def permutation_test(
         permuted = rng.permutation(pooled)
         difference = abs(permuted[: a.size].mean() - permuted[a.size :].mean())
         extreme += difference >= observed - tolerance
+    return extreme / (resamples + 1)
+
+
+def paired_permutation_test(
+    first: Sequence[float], second: Sequence[float], resamples: int = 20_000, seed: int = 0
+) -> float:
+    """The two-sided p-value that paired samples have the same mean, by flipping the sign of each difference.
+
+    Under the null hypothesis each pair's two values are exchangeable, so each difference is as likely
+    positive as negative. Exact (all 2**n sign patterns) when 2**n <= `resamples`, else a Monte Carlo
+    estimate with the observed pattern counted once (never 0).
+
+    Args:
+        first: one value per pair (a task's mean test error with noise, say).
+        second: the other value of each pair, in the same order, as many as `first`.
+        resamples: the most sign patterns enumerated, and the Monte Carlo sample size above that.
+        seed: seeds the Monte Carlo sample.
+
+    Returns:
+        The p-value in (0, 1].
+
+    Example:
+        >>> paired_permutation_test([1.0, 2.0, 3.0], [0.0, 0.0, 0.0])  # 2 of 8 patterns reach |mean| 2
+        0.25
+    """
+    a, b = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape or not a.size:
+        raise ValueError(
+            "paired_permutation_test needs two non-empty lists of numbers of the same length; got "
+            f"{len(first)} and {len(second)}."
+        )
+    differences = a - b
+    observed = abs(differences.mean())
+    tolerance = 1e-9 * max(1.0, float(np.abs(differences).max()))
+    if 2**differences.size <= resamples:
+        patterns = np.array(list(itertools.product((1.0, -1.0), repeat=differences.size)))
+        means = np.abs(patterns @ differences) / differences.size
+        return float(np.mean(means >= observed - tolerance))
+    rng = np.random.default_rng(seed)
+    signs = rng.choice((1.0, -1.0), size=(resamples, differences.size))
+    extreme = 1 + int(np.sum(np.abs(signs @ differences) / differences.size >= observed - tolerance))
     return extreme / (resamples + 1)
 
 

@@ -49,6 +49,33 @@ def test_permutation_test_monte_carlo_is_close_to_exact():
     assert abs(sampled - exact) < 4 * np.sqrt(exact * (1 - exact) / 4_000) + 1e-3
 
 
+def test_paired_permutation_test_exact_by_enumeration():
+    # Differences 1, 2, 3: of the 8 sign patterns only +++ and --- reach |mean| 2.
+    assert stats.paired_permutation_test([1.0, 2.0, 3.0], [0.0, 0.0, 0.0]) == pytest.approx(2 / 8)
+    # Differences 1, -1, 2, 4 (sum 6): signed sums of magnitudes (1, 1, 2, 4) reaching 6 are 8 (all +) and 6
+    # (either 1 negative): 3 of 16 patterns, and their 3 mirrors reach -6 -> 6 / 16.
+    assert stats.paired_permutation_test([2.0, 0.0, 5.0, 4.0], [1.0, 1.0, 3.0, 0.0]) == pytest.approx(6 / 16)
+
+
+@pytest.mark.parametrize("size", [5, 12])
+def test_paired_permutation_test_equals_scipy(size):
+    rng = np.random.default_rng(size)
+    first = rng.normal(0.3, 1.0, size)
+    second = rng.normal(0.0, 1.0, size)
+    expected = scipy_stats.permutation_test(
+        (first, second), lambda x, y: np.mean(x - y), permutation_type="samples", n_resamples=np.inf
+    ).pvalue
+    assert stats.paired_permutation_test(first, second, resamples=2**size) == pytest.approx(expected)
+
+
+def test_paired_permutation_test_monte_carlo_is_close_to_exact():
+    rng = np.random.default_rng(7)
+    first, second = rng.normal(0.5, 1.0, 14), rng.normal(0.0, 1.0, 14)
+    exact = stats.paired_permutation_test(first, second, resamples=2**14)
+    sampled = stats.paired_permutation_test(first, second, resamples=4_000, seed=2)
+    assert abs(sampled - exact) < 4 * np.sqrt(exact * (1 - exact) / 4_000) + 1e-3
+
+
 def test_bootstrap_interval_covers_the_mean_at_the_stated_rate():
     """Coverage over 400 normal samples of 10: 95 % nominal; percentile bootstrap under-covers a little at
     n = 10 (about 0.91-0.93), so we accept [0.87, 0.98] (binomial s.e. of the rate ~0.011)."""
@@ -72,6 +99,7 @@ def test_bootstrap_interval_of_a_constant_is_that_constant():
         (lambda: stats.clopper_pearson(3, 2), "successes <= trials"),
         (lambda: stats.fisher_exact(1, 0, 1, 2), "a_trials must be a positive integer"),
         (lambda: stats.permutation_test([], [1.0]), "non-empty"),
+        (lambda: stats.paired_permutation_test([1.0, 2.0], [1.0]), "same length; got 2 and 1"),
         (lambda: stats.bootstrap_mean_interval([1.0], confidence=1.5), r"confidence must be in \(0, 1\)"),
     ],
 )

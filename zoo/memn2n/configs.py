@@ -83,6 +83,10 @@ def joint_cpu() -> TrainConfig:
 # how train_linear_start.m and train.m use them). The learning rate is the one both stages start at: with
 # linear start both files set ls_init_lrate = config.init_lrate = 0.01/2. The rows of the reference tables
 # (paper.py) set it per row: 0.005 two-stage, 0.01 one-stage (the files' init_lrate without linear start).
+# Clipping: nn/Weight.m clips each weight matrix's gradient on its own (max_grad_norm 40), not the gradient of
+# all weights jointly, so these configs clip per tensor (Keras clipnorm). Matlab's norm() of a matrix is its
+# largest singular value, which is at most the Frobenius norm clipnorm uses: ours clips at least as often.
+_REFERENCE_CLIPPING = {"global_clipnorm": None, "clipnorm": 40.0}
 _PER_TASK_SCHEDULE = {"switch": "plateau", "stage_epochs": 100, "decay_every": 25, "patience": 1}
 _JOINT_SCHEDULE = {"switch": "plateau", "stage_epochs": 60, "decay_every": 15, "patience": 1}
 
@@ -92,8 +96,8 @@ def per_task() -> TrainConfig:
 
     Linear start at lr 0.01/2 until the validation loss stops falling, at most 20 epochs (ls_nepochs); then the
     softmax is put back and the schedule restarts: 100 epochs (nepochs) from 0.005, halved every 25
-    (lrate_decay_step) as train.m counts; then the run stops. Embedding 20 (input_dim), 3 hops, clip 40
-    (max_grad_norm), batch 32, random time noise 0.1 (randomize_time), adjacent tying (share_type = 1).
+    (lrate_decay_step) as train.m counts; then the run stops. Embedding 20 (input_dim), 3 hops, each weight's
+    gradient clipped to norm 40 on its own (max_grad_norm in nn/Weight.m), batch 32, random time noise 0.1 (randomize_time), adjacent tying (share_type = 1).
     `reproduce.py --table=reference_per_task` trains it for each task; another task in Python:
     `config.replace(data_kwargs={"tasks": [3]})`.
 
@@ -104,6 +108,7 @@ def per_task() -> TrainConfig:
         data_kwargs={"schedule": dict(_PER_TASK_SCHEDULE)},
         learning_rate=0.005,
         lr_decay_every_epochs=None,  # the schedule callback sets the rate every epoch
+        **_REFERENCE_CLIPPING,
         epochs=20
         + _PER_TASK_SCHEDULE["stage_epochs"],  # an upper bound: the run stops 100 epochs after the switch
     )
@@ -153,6 +158,7 @@ def joint_reference() -> TrainConfig:
         data_kwargs={"tasks": list(ALL_TASKS), "schedule": dict(_JOINT_SCHEDULE)},
         learning_rate=0.005,
         lr_decay_every_epochs=None,
+        **_REFERENCE_CLIPPING,
         epochs=30 + _JOINT_SCHEDULE["stage_epochs"],
     )
 
@@ -163,6 +169,16 @@ def joint_reference_fixed() -> TrainConfig:
     python train.py --model=memn2n --config=joint_reference_fixed --workdir=/tmp/mjf --data_dir=../shared/data/babi/en
     """
     return joint_reference().replace(data_kwargs={"schedule": {**_JOINT_SCHEDULE, "switch": "epochs"}})
+
+
+def joint_reference_lw() -> TrainConfig:
+    """`joint_reference_fixed` with layer-wise weight tying and the hop map H (the MemN2N paper's "PE LS LW joint").
+
+    One A and one C for every hop (share_type 2 in the reference code), u^{k+1} = H u^k + o^k (add_proj).
+
+    python train.py --model=memn2n --config=joint_reference_lw --workdir=/tmp/mjl --data_dir=../shared/data/babi/en
+    """
+    return joint_reference_fixed().replace(model_kwargs={"weight_tying": "layerwise", "hop_projection": True})
 
 
 CONFIGS = {
@@ -177,4 +193,5 @@ CONFIGS = {
     "per_task_smoke": per_task_smoke,
     "joint_reference": joint_reference,
     "joint_reference_fixed": joint_reference_fixed,
+    "joint_reference_lw": joint_reference_lw,
 }

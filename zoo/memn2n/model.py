@@ -4,7 +4,9 @@ The configuration of the paper's bAbI experiments and of the authors' reference 
 K hops over a memory of the last M statements, sentences embedded as position-weighted bags of words
 ("position encoding"), a learned embedding per memory age ("temporal encoding", with random time noise
 applied by the data pipeline), adjacent weight tying (A^1 = B, A^{k+1} = C^k, W^T = C^K, and likewise for
-the temporal embeddings), the nil word's embedding fixed at zero, and N(0, 0.1^2) initialization.
+the temporal embeddings) or layer-wise tying (one A and one C for every hop, B and W of their own, the paper's
+section 2.2 "LW", with the linear map H between hops the paper adds to it: u^{k+1} = H u^k + o^k), the nil
+word's embedding fixed at zero, and N(0, 0.1^2) initialization.
 
 Linear start: while the non-trainable `use_softmax` variable is 0 the attention weights are the raw scores
 m_i . u (no softmax); `LinearStart` sets it to 1 at a given epoch. Being a model variable, the switch works
@@ -25,6 +27,7 @@ from zoo.config import TrainConfig
 
 PACKAGE = "keras_gradnoise_zoo"
 LAYER_NAME = "memn2n"
+WEIGHT_TYINGS = ("adjacent", "layerwise")
 
 
 def position_encoding(sentence_size: int, embedding_dim: int) -> np.ndarray:
@@ -59,6 +62,9 @@ class MemoryNetwork(keras.layers.Layer):
         linear_start_epochs: 0 trains with the attention softmax from the start (one-stage); n > 0 starts
             without it and `LinearStart` restores it at epoch n (two-stage).
         init_stddev: standard deviation of the normal initialization.
+        weight_tying: "adjacent" (the reference code's share_type 1) or "layerwise" (share_type 2).
+        hop_projection: learn a d x d map H with u^{k+1} = H u^k + o^k (the reference code's add_proj; the
+            paper uses it with layer-wise tying); False: u^{k+1} = u^k + o^k.
     """
 
     def __init__(
@@ -70,6 +76,8 @@ class MemoryNetwork(keras.layers.Layer):
         hops: int,
         linear_start_epochs: int,
         init_stddev: float,
+        weight_tying: str = "adjacent",
+        hop_projection: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -85,6 +93,10 @@ class MemoryNetwork(keras.layers.Layer):
                 raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
         if not init_stddev > 0:
             raise ValueError(f"init_stddev must be > 0; got {init_stddev!r}.")
+        if weight_tying not in WEIGHT_TYINGS:
+            raise ValueError(f"weight_tying must be one of {WEIGHT_TYINGS}; got {weight_tying!r}.")
+        if not isinstance(hop_projection, bool):
+            raise ValueError(f"hop_projection must be True or False; got {hop_projection!r}.")
         self.vocab_size = vocab_size
         self.memory_size = memory_size
         self.sentence_size = sentence_size
@@ -92,6 +104,8 @@ class MemoryNetwork(keras.layers.Layer):
         self.hops = hops
         self.linear_start_epochs = linear_start_epochs
         self.init_stddev = init_stddev
+        self.weight_tying = weight_tying
+        self.hop_projection = hop_projection
         self._encoding = position_encoding(sentence_size, embedding_dim)
 
     def build(self, input_shape: Any = None) -> None:
@@ -102,18 +116,24 @@ class MemoryNetwork(keras.layers.Layer):
         def init() -> keras.initializers.Initializer:
             return keras.initializers.RandomNormal(stddev=self.init_stddev)
 
-        self.word_tables = [
+        def table(rows: int, name: str) -> Any:
+            return self.add_weight(shape=(rows, self.embedding_dim), initializer=init(), name=name)
+
+        if self.weight_tying == "adjacent":
+            self.word_tables = [table(self.vocab_size - 1, f"words_{k}") for k in range(self.hops + 1)]
+            self.time_tables = [table(self.memory_size, f"time_{k}") for k in range(self.hops + 1)]
+        else:
+            # Layer-wise: query B, memory input A, memory output C, answer W; A and C (words and ages) serve
+            # every hop.
+            self.word_tables = [table(self.vocab_size - 1, f"words_{n}") for n in ("B", "A", "C", "W")]
+            self.time_tables = [table(self.memory_size, f"time_{n}") for n in ("A", "C")]
+        self.projection = (
             self.add_weight(
-                shape=(self.vocab_size - 1, self.embedding_dim), initializer=init(), name=f"words_{k}"
+                shape=(self.embedding_dim, self.embedding_dim), initializer=init(), name="hop_projection"
             )
-            for k in range(self.hops + 1)
-        ]
-        self.time_tables = [
-            self.add_weight(
-                shape=(self.memory_size, self.embedding_dim), initializer=init(), name=f"time_{k}"
-            )
-            for k in range(self.hops + 1)
-        ]
+            if self.hop_projection
+            else None
+        )
         self.use_softmax = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(0.0 if self.linear_start_epochs else 1.0),
@@ -134,17 +154,27 @@ class MemoryNetwork(keras.layers.Layer):
         time = ops.cast(inputs["time"], "int32")
         words = [self._with_nil(t) for t in self.word_tables]
         ages = [self._with_nil(t) for t in self.time_tables]
-        u = self._embed_sentences(words[0], query)
-        memories = [
-            self._embed_sentences(words[k], story) + ops.take(ages[k], time, axis=0)
-            for k in range(self.hops + 1)
-        ]
+        if self.weight_tying == "adjacent":
+            query_table, answer_table = words[0], words[self.hops]
+            memories = [
+                self._embed_sentences(words[k], story) + ops.take(ages[k], time, axis=0)
+                for k in range(self.hops + 1)
+            ]
+            inputs_and_outputs = [(memories[k], memories[k + 1]) for k in range(self.hops)]
+        else:
+            query_table, answer_table = words[0], words[3]
+            memory_in = self._embed_sentences(words[1], story) + ops.take(ages[0], time, axis=0)
+            memory_out = self._embed_sentences(words[2], story) + ops.take(ages[1], time, axis=0)
+            inputs_and_outputs = [(memory_in, memory_out)] * self.hops
+        u = self._embed_sentences(query_table, query)
         use_softmax = ops.cast(self.use_softmax, u.dtype)
-        for k in range(self.hops):
-            scores = ops.einsum("bmd,bd->bm", memories[k], u)
+        for memory_in, memory_out in inputs_and_outputs:
+            scores = ops.einsum("bmd,bd->bm", memory_in, u)
             weights = use_softmax * ops.softmax(scores, axis=-1) + (1.0 - use_softmax) * scores
-            u = u + ops.einsum("bm,bmd->bd", weights, memories[k + 1])
-        return ops.matmul(u, ops.transpose(words[self.hops]))
+            if self.projection is not None:
+                u = ops.matmul(u, ops.transpose(self.projection))
+            u = u + ops.einsum("bm,bmd->bd", weights, memory_out)
+        return ops.matmul(u, ops.transpose(answer_table))
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return (input_shape["query"][0], self.vocab_size)
@@ -159,6 +189,8 @@ class MemoryNetwork(keras.layers.Layer):
             "hops": self.hops,
             "linear_start_epochs": self.linear_start_epochs,
             "init_stddev": self.init_stddev,
+            "weight_tying": self.weight_tying,
+            "hop_projection": self.hop_projection,
         }
 
 
@@ -170,6 +202,8 @@ def build_model(
     hops: int = 3,
     linear_start_epochs: int = 0,
     init_stddev: float = 0.1,
+    weight_tying: str = "adjacent",
+    hop_projection: bool = False,
 ) -> keras.Model:
     """A functional MemN2N model: inputs {"story", "query", "time"} -> answer logits (see `MemoryNetwork`).
 
@@ -183,6 +217,8 @@ def build_model(
         hops: K (paper: 3).
         linear_start_epochs: 0 for one-stage training; n > 0 removes the softmax until epoch n (two-stage).
         init_stddev: initialization standard deviation (paper: 0.1).
+        weight_tying: "adjacent" (paper's default) or "layerwise" (the paper's "LW" columns).
+        hop_projection: a learned d x d map H between hops, u^{k+1} = H u^k + o^k (the paper's LW models).
 
     Returns:
         An uncompiled keras.Model.
@@ -200,6 +236,8 @@ def build_model(
         hops=hops,
         linear_start_epochs=linear_start_epochs,
         init_stddev=init_stddev,
+        weight_tying=weight_tying,
+        hop_projection=hop_projection,
         name=LAYER_NAME,
     )
     return keras.Model(inputs, core(inputs), name="memn2n")

@@ -45,11 +45,26 @@ def random_inputs(rng: np.random.Generator, batch: int = 6) -> dict[str, np.ndar
 
 
 def numpy_memn2n(model: keras.Model, inputs: dict[str, np.ndarray], softmax: bool) -> np.ndarray:
-    """MemN2N written out per example with loops, from the paper's equations and the layer's raw tables."""
+    """MemN2N written out per example with loops, from the paper's equations and the layer's raw tables.
+
+    Adjacent tying (section 2.2): A^1 = B, A^{k+1} = C^k, W^T = C^K. Layer-wise: A^k = A, C^k = C for every hop,
+    B and W separate. With a hop projection H, u^{k+1} = H u^k + o^k, else u^k + o^k.
+    """
     layer = model.get_layer(LAYER_NAME)
     weights = {w.path.split("/")[-1]: keras.ops.convert_to_numpy(w) for w in layer.weights}
-    words = [np.vstack([np.zeros((1, D)), weights[f"words_{k}"]]) for k in range(K + 1)]
-    ages = [np.vstack([np.zeros((1, D)), weights[f"time_{k}"]]) for k in range(K + 1)]
+
+    def with_nil(name: str) -> np.ndarray:
+        return np.vstack([np.zeros((1, D)), weights[name]])
+
+    if layer.weight_tying == "adjacent":
+        query_words, answer_words = with_nil("words_0"), with_nil(f"words_{K}")
+        hop_in = [(with_nil(f"words_{k}"), with_nil(f"time_{k}")) for k in range(K)]
+        hop_out = [(with_nil(f"words_{k + 1}"), with_nil(f"time_{k + 1}")) for k in range(K)]
+    else:
+        query_words, answer_words = with_nil("words_B"), with_nil("words_W")
+        hop_in = [(with_nil("words_A"), with_nil("time_A"))] * K
+        hop_out = [(with_nil("words_C"), with_nil("time_C"))] * K
+    projection = weights.get("hop_projection")
 
     weights_by_position = position_encoding(S, D)  # checked against hand-computed values above
 
@@ -62,35 +77,63 @@ def numpy_memn2n(model: keras.Model, inputs: dict[str, np.ndarray], softmax: boo
 
     logits = []
     for b in range(len(inputs["query"])):
-        u = embed(words[0], inputs["query"][b])
+        u = embed(query_words, inputs["query"][b])
         for hop in range(K):
+            (a_words, a_ages), (c_words, c_ages) = hop_in[hop], hop_out[hop]
             m = [
-                embed(words[hop], s) + ages[hop][t]
+                embed(a_words, s) + a_ages[t]
                 for s, t in zip(inputs["story"][b], inputs["time"][b], strict=True)
             ]
             c = [
-                embed(words[hop + 1], s) + ages[hop + 1][t]
+                embed(c_words, s) + c_ages[t]
                 for s, t in zip(inputs["story"][b], inputs["time"][b], strict=True)
             ]
             scores = np.array([mi @ u for mi in m])
             p = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum() if softmax else scores
-            u = u + sum(pi * ci for pi, ci in zip(p, c, strict=True))
-        logits.append(words[K] @ u)
+            o = sum(pi * ci for pi, ci in zip(p, c, strict=True))
+            u = (projection @ u if projection is not None else u) + o
+        logits.append(answer_words @ u)
     return np.array(logits)
 
 
-def small_model(linear_start_epochs: int = 0) -> keras.Model:
+def small_model(linear_start_epochs: int = 0, **kwargs) -> keras.Model:
     keras.utils.set_random_seed(0)
     return build_model(
-        V, memory_size=M, sentence_size=S, embedding_dim=D, hops=K, linear_start_epochs=linear_start_epochs
+        V,
+        memory_size=M,
+        sentence_size=S,
+        embedding_dim=D,
+        hops=K,
+        linear_start_epochs=linear_start_epochs,
+        **kwargs,
     )
 
 
-def test_forward_matches_numpy_reference():
-    model = small_model()
+@pytest.mark.parametrize(
+    "tying",
+    [
+        {},
+        {"hop_projection": True},
+        {"weight_tying": "layerwise", "hop_projection": True},
+        {"weight_tying": "layerwise"},
+    ],
+)
+@pytest.mark.parametrize("softmax", [True, False])
+def test_forward_matches_numpy_reference(tying, softmax):
+    model = small_model(linear_start_epochs=0 if softmax else 1, **tying)
     inputs = random_inputs(np.random.default_rng(0))
     np.testing.assert_allclose(
-        model.predict(inputs, verbose=0), numpy_memn2n(model, inputs, True), rtol=1e-4, atol=1e-5
+        model.predict(inputs, verbose=0), numpy_memn2n(model, inputs, softmax), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_layerwise_tying_has_one_a_and_one_c_for_all_hops():
+    layer = small_model(weight_tying="layerwise", hop_projection=True).get_layer(LAYER_NAME)
+    shapes = sorted((w.path.split("/")[-1], tuple(w.shape)) for w in layer.trainable_weights)
+    assert shapes == sorted(
+        [(f"words_{n}", (V - 1, D)) for n in "BACW"]
+        + [(f"time_{n}", (M, D)) for n in "AC"]
+        + [("hop_projection", (D, D))]
     )
 
 
@@ -156,14 +199,20 @@ def test_nil_word_stays_zero_under_noisy_training():
     assert np.all(model.predict(empty, verbose=0) == 0.0)
 
 
-def test_keras_round_trip_keeps_the_stage(tmp_path):
-    model = small_model(linear_start_epochs=3)
+@pytest.mark.parametrize("tying", [{}, {"weight_tying": "layerwise", "hop_projection": True}])
+def test_keras_round_trip_keeps_the_stage(tmp_path, tying):
+    model = small_model(linear_start_epochs=3, **tying)
     model.get_layer(LAYER_NAME).use_softmax.assign(1.0)
     path = str(tmp_path / "m.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert float(loaded.get_layer(LAYER_NAME).use_softmax) == 1.0
-    assert loaded.get_layer(LAYER_NAME).get_config()["linear_start_epochs"] == 3
+    config = loaded.get_layer(LAYER_NAME).get_config()
+    assert config["linear_start_epochs"] == 3
+    assert (config["weight_tying"], config["hop_projection"]) == (
+        tying.get("weight_tying", "adjacent"),
+        tying.get("hop_projection", False),
+    )
     inputs = random_inputs(np.random.default_rng(4))
     np.testing.assert_allclose(loaded.predict(inputs, verbose=0), model.predict(inputs, verbose=0), rtol=1e-6)
 
@@ -174,6 +223,11 @@ def test_keras_round_trip_keeps_the_stage(tmp_path):
         ({"vocab_size": 1}, "vocab_size"),
         ({"vocab_size": 10, "hops": 0}, "hops"),
         ({"vocab_size": 10, "init_stddev": 0}, "init_stddev"),
+        (
+            {"vocab_size": 10, "weight_tying": "rnn"},
+            r"weight_tying must be one of \('adjacent', 'layerwise'\)",
+        ),
+        ({"vocab_size": 10, "hop_projection": 1}, "hop_projection must be True or False"),
     ],
 )
 def test_bad_model_arguments(kwargs, message):

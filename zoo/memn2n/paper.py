@@ -39,6 +39,34 @@ PAPER_JOINT_PE_LS_RN: dict[int, float] = {
 }
 
 
+# The same table's "PE LS RN" column: 3 hops, one model trained per task (the reference recipe's
+# `reference_per_task` table compares with it). Read off an image of the paper's Table 1 (in a public course
+# presentation); the image's BoW, PE and joint columns agree with other public listings of those columns, and
+# the printed mean is 13.9 (the 20 values below average 13.855).
+PAPER_PER_TASK_PE_LS_RN: dict[int, float] = {
+    1: 0.0,
+    2: 8.3,
+    3: 40.3,
+    4: 2.8,
+    5: 13.1,
+    6: 7.6,
+    7: 17.3,
+    8: 10.0,
+    9: 13.2,
+    10: 15.1,
+    11: 0.9,
+    12: 0.2,
+    13: 0.4,
+    14: 1.7,
+    15: 0.0,
+    16: 1.3,
+    17: 51.0,
+    18: 11.1,
+    19: 82.8,
+    20: 0.0,
+}
+
+
 def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One Table 4 row: train / validation / test error in percent, each the mean over restarts of the mean
     over tasks; with several restarts also the spread (std) of the test error."""
@@ -105,11 +133,14 @@ PAPER_SELECTION = "train_error"
 
 # The six base settings of Table 4, one per (stage, noise). The reference recipe's learning rate depends on the
 # stage: config_babi.m / config_babi_joint.m set init_lrate = 0.01 and, with linear start, 0.01/2 for both
-# stages; so the rows state it. Noise: eta = 1.0 (gamma 0.55) or std 0.001, added after clipping to norm 40.
+# stages; so the rows state it. Noise: eta = 1.0 (gamma 0.55) or std 0.001, added after clipping each weight's
+# gradient to norm 40.
 _REFERENCE_STAGES = {
     "one": ({"model_kwargs": {"linear_start_epochs": 0}, "learning_rate": 0.01}, {}),
     "two": ({"learning_rate": 0.005}, {"model_kwargs.linear_start_epochs": rows.AtLeast(1)}),
 }
+# The reference code clips each weight's gradient on its own (configs.py, _REFERENCE_CLIPPING).
+_REFERENCE_CLIP = rows.clipping(norm=40.0)
 _NOISES = {
     "": rows.no_noise(),
     "_noise_eta1": rows.annealed_noise(1.0),
@@ -124,7 +155,7 @@ def _reference_settings(task: int | None) -> list[Setting]:
     for stage, (overrides, requires) in _REFERENCE_STAGES.items():
         for suffix, noise in _NOISES.items():
             base = f"{stage}_stage{suffix}"
-            stated = {**overrides, **noise, **_CLIP}
+            stated = {**overrides, **noise, **_REFERENCE_CLIP}
             if task is None:
                 settings.append(Setting(base, stated, TABLE4.get(base, {}), requires=requires))
             else:
@@ -195,14 +226,14 @@ def _reference_spec(
 # per-task selection and the mean over tasks.
 PER_TASK_REPRODUCTION = _reference_spec(
     "Table 4 with the reference recipe, one model per bAbI 1k task (errors %, per task)",
-    "per_task",
+    "per_task_fixed",
     [setting for task in ALL_TASKS for setting in _reference_settings(task)],
     ("model_kwargs.linear_start_epochs", "learning_rate", "data_kwargs.tasks"),
 )
 # One model for all 20 tasks (config_babi_joint.m), the six settings.
 JOINT_REPRODUCTION = _reference_spec(
     "Table 4 with the reference recipe, one model for all 20 bAbI 1k tasks (errors %, mean over tasks)",
-    "joint_reference",
+    "joint_reference_fixed",
     _reference_settings(None),
     ("model_kwargs.linear_start_epochs", "learning_rate"),
 )

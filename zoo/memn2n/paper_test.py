@@ -45,7 +45,9 @@ def test_reference_rows_state_stage_rate_noise_and_clipping(tmp_path):
     assert (two.model_kwargs["linear_start_epochs"], two.learning_rate) == (20, 0.005)
     assert (one.noise_eta, one.noise_std, two.noise_eta, two.noise_gamma) == (0.0, None, 1.0, 0.55)
     assert runs["task16_two_stage_noise_std0.001#0"].noise_std == 0.001
-    assert {c.global_clipnorm for c in runs.values()} == {40.0}
+    # Each weight's gradient clipped on its own, as nn/Weight.m does; the fixed switch (the table's config).
+    assert {(c.global_clipnorm, c.clipnorm) for c in runs.values()} == {(None, 40.0)}
+    assert {c.data_kwargs["schedule"]["switch"] for c in runs.values()} == {"epochs"}
     for spec in (PER_TASK_REPRODUCTION, JOINT_REPRODUCTION):
         assert all(rows.missing_axes(spec, setting) == [] for setting in spec.settings)
 
@@ -55,12 +57,13 @@ def test_joint_rows_and_the_selected_config(tmp_path):
     assert len(runs) == 30 and [run.setting for run in runs[::5]] == BASES == list(BASE_SETTINGS)
     assert {run.config.model_kwargs["embedding_dim"] for run in runs} == {50}
     assert {len(run.config.data_kwargs["tasks"]) for run in runs} == {20}
-    # --config picks the fixed-switch variant; --settings one task's rows.
-    fixed = planning.plan_runs(
-        ENTRY, 2, str(tmp_path), ["task03_two_stage"], "per_task_fixed", table="reference_per_task"
+    assert {run.config.data_kwargs["schedule"]["switch"] for run in runs} == {"epochs"}
+    # --config picks the plateau-switch variant; --settings one task's rows.
+    plateau = planning.plan_runs(
+        ENTRY, 2, str(tmp_path), ["task03_two_stage"], "per_task", table="reference_per_task"
     )
-    assert [run.config.data_kwargs["schedule"]["switch"] for run in fixed] == ["epochs", "epochs"]
-    assert [run.config.data_kwargs["tasks"] for run in fixed] == [[3], [3]]
+    assert [run.config.data_kwargs["schedule"]["switch"] for run in plateau] == ["plateau", "plateau"]
+    assert [run.config.data_kwargs["tasks"] for run in plateau] == [[3], [3]]
 
 
 def test_a_row_cannot_be_moved_to_another_task_by_an_override(tmp_path):

@@ -23,7 +23,14 @@ from absl import app, flags
 
 from zoo import reproduce, stats
 from zoo.memn2n.babi_facts import TASK_NAMES
-from zoo.memn2n.paper import BASE_SETTINGS, PAPER_JOINT_PE_LS_RN, PAPER_SELECTION, TABLE4, split_setting
+from zoo.memn2n.paper import (
+    BASE_SETTINGS,
+    PAPER_JOINT_PE_LS_RN,
+    PAPER_PER_TASK_PE_LS_RN,
+    PAPER_SELECTION,
+    TABLE4,
+    split_setting,
+)
 
 
 def load_runs(runs_dir: str, restarts: int, table: str | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -115,22 +122,126 @@ def table4(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, dict[st
     runs) train / validation / test error; seeds are matched by the run's config seed, and a per-task seed counts
     only once all its tasks finished (so that every value averages the same tasks).
     """
+    rows: dict[str, dict[str, Any]] = {}
+    for base, (tasks, values) in _seed_means(runs).items():
+        if values["test_error"]:
+            rows[base] = {"seeds": len(values["test_error"]), "tasks": tasks}
+            rows[base].update({key: _interval(v) for key, v in values.items()})
+    return rows
+
+
+def _seed_means(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> dict[str, tuple[int, dict[str, list[float]]]]:
+    """base setting -> (number of tasks, error key -> each complete seed's error (%) averaged over its tasks)."""
     by_seed: dict[str, dict[int, dict[int | None, Mapping[str, Any]]]] = {}
     for name, results in runs.items():
         task, base = split_setting(name)
         for result in results:
             by_seed.setdefault(base, {}).setdefault(result["config"]["seed"], {})[task] = result["metrics"]
-    tasks_per_base = {base: {task for seeds in by_seed[base].values() for task in seeds} for base in by_seed}
-    rows: dict[str, dict[str, Any]] = {}
+    means = {}
     for base, seeds in by_seed.items():
-        complete = [s for s in sorted(seeds) if set(seeds[s]) == tasks_per_base[base]]
-        if not complete:
+        tasks = {task for metrics in seeds.values() for task in metrics}
+        complete = [s for s in sorted(seeds) if set(seeds[s]) == tasks]
+        # A joint model (task None) answers every task: count the tasks it was tested on.
+        joint_tasks = {k for m in seeds[min(seeds)].values() for k in m if k.startswith("test_error_qa")}
+        means[base] = (
+            len(joint_tasks) if tasks == {None} else len(tasks),
+            {
+                key: [100.0 * float(np.mean([m[key] for m in seeds[s].values()])) for s in complete]
+                for key in ("train_error", "val_error", "test_error")
+            },
+        )
+    return means
+
+
+# (A, B) pairs the selection report tests: noise against none in each stage, then linear start against none in
+# each noise setting (does the two-stage recipe pay off?).
+COMPARISONS: tuple[tuple[str, str], ...] = (
+    ("one_stage_noise_eta1", "one_stage"),
+    ("one_stage_noise_std0.001", "one_stage"),
+    ("two_stage_noise_eta1", "two_stage"),
+    ("two_stage_noise_std0.001", "two_stage"),
+    ("two_stage", "one_stage"),
+    ("two_stage_noise_eta1", "one_stage_noise_eta1"),
+    ("two_stage_noise_std0.001", "one_stage_noise_std0.001"),
+)
+
+
+def compare(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]], pairs: Sequence[tuple[str, str]] = COMPARISONS
+) -> list[dict[str, Any]]:
+    """Test error (%) of setting A against B, two ways, for each pair whose both settings have runs.
+
+    - over seeds: each complete seed's test error averaged over the tasks (`table4`), A's seeds against B's,
+      difference of means and a two-sided permutation test (unpaired: a seed number does not pair two runs);
+    - over tasks: each task's mean over seeds (`selection`), paired by task: the mean of the per-task
+      differences, how many tasks A has lower / higher error on, and a two-sided sign-flip permutation test.
+
+    Returns:
+        One dict per testable pair: "a", "b", "seeds" (n_a, n_b), "seed_difference", "seed_p", "tasks",
+        "task_difference", "a_lower", "a_higher", "task_p". Differences are A minus B (negative: A better).
+    """
+    summary, chosen = table4(runs), selection(runs)
+    seed_values = {base: values["test_error"] for base, (_, values) in _seed_means(runs).items()}
+    rows = []
+    for a, b in pairs:
+        if a not in summary or b not in summary:
             continue
-        rows[base] = {"seeds": len(complete), "tasks": len(tasks_per_base[base])}
-        for key in ("train_error", "val_error", "test_error"):
-            values = [100.0 * float(np.mean([m[key] for m in seeds[s].values()])) for s in complete]
-            rows[base][key] = _interval(values)
+        tasks = sorted(set(chosen[a]) & set(chosen[b]))
+        first = [chosen[a][t]["mean"] for t in tasks]
+        second = [chosen[b][t]["mean"] for t in tasks]
+        differences = np.subtract(first, second)
+        rows.append(
+            {
+                "a": a,
+                "b": b,
+                "seeds": (len(seed_values[a]), len(seed_values[b])),
+                "seed_difference": float(np.mean(seed_values[a]) - np.mean(seed_values[b])),
+                "seed_p": stats.permutation_test(seed_values[a], seed_values[b]),
+                "tasks": len(tasks),
+                "task_difference": float(differences.mean()),
+                "a_lower": int(np.sum(differences < 0)),
+                "a_higher": int(np.sum(differences > 0)),
+                "task_p": stats.paired_permutation_test(first, second),
+            }
+        )
     return rows
+
+
+def plot_per_task(chosen: Mapping[str, Mapping[int, Mapping[str, Any]]], path: str) -> None:
+    """Each task's mean test error over seeds with its 95 % interval, one marker per base setting; to `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = [base for base in BASE_SETTINGS if base in chosen]
+    tasks = sorted({task for base in order for task in chosen[base]})
+    figure, axis = plt.subplots(figsize=(12, 4.5))
+    width = 0.8 / max(1, len(order))
+    for index, base in enumerate(order):
+        x = [tasks.index(t) + (index - (len(order) - 1) / 2) * width for t in chosen[base]]
+        cells = list(chosen[base].values())
+        means = np.array([c["mean"] for c in cells])
+        errors = np.array([[c["mean"] - c["low"] for c in cells], [c["high"] - c["mean"] for c in cells]])
+        marker = "o" if base.startswith("one") else "s"
+        axis.errorbar(x, means, yerr=errors, fmt=marker, markersize=3.5, capsize=1.5, label=base)
+    axis.set_xticks(range(len(tasks)), [str(t) for t in tasks])
+    axis.set_xlabel("bAbI task")
+    axis.set_ylabel("test error (%), mean over seeds, 95 % CI")
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(fontsize=8, ncol=3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def paper_column(runs: Mapping[str, Any]) -> tuple[str, dict[int, float]]:
+    """The MemN2N paper's column to compare with: per task ("task03_...") runs or one joint model."""
+    if any(split_setting(name)[0] is not None for name in runs):
+        return "MemN2N per task PE LS RN", PAPER_PER_TASK_PE_LS_RN
+    return "MemN2N joint PE LS RN", PAPER_JOINT_PE_LS_RN
 
 
 def _ci(cell: Mapping[str, Any]) -> str:
@@ -141,6 +252,7 @@ def selection_report(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str
     """Markdown: Table 4 over the 20 tasks, then one per-task table per base setting (see `selection`)."""
     summary = table4(runs)
     chosen = selection(runs)
+    paper_name, paper_errors = paper_column(runs)
     order = [base for base in BASE_SETTINGS if base in summary or base in chosen]
     lines = [
         f"# {title}",
@@ -166,6 +278,26 @@ def selection_report(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str
         ]
         cells += [str(paper.get(k, "-")) for k in ("train_error", "val_error")]
         lines.append("| " + " | ".join(cells) + " |")
+    compared = compare(runs)
+    if compared:
+        lines += [
+            "",
+            "## Comparisons (test error, A minus B; negative: A lower)",
+            "",
+            "Over seeds: each seed's mean over the tasks, A's seeds against B's, two-sided permutation test. Over",
+            "tasks: each task's mean over seeds, paired by task, two-sided sign-flip permutation test. Seven tests",
+            "on the same runs: read p-values above 0.05 / 7 = 0.007 as no evidence (Bonferroni).",
+            "",
+            "| A | B | seeds A, B | difference over seeds | p (seeds) | tasks | mean difference over tasks "
+            "| tasks A lower / higher | p (tasks) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in compared:
+            lines.append(
+                f"| `{row['a']}` | `{row['b']}` | {row['seeds'][0]}, {row['seeds'][1]} | "
+                f"{row['seed_difference']:+.2f} | {row['seed_p']:.3g} | {row['tasks']} | "
+                f"{row['task_difference']:+.2f} | {row['a_lower']} / {row['a_higher']} | {row['task_p']:.3g} |"
+            )
     for base in order:
         if base not in chosen:
             continue
@@ -174,18 +306,18 @@ def selection_report(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str
             "",
             f"## `{base}`: test error per task",
             "",
-            "| task | seeds | mean [95% CI] | best of N by train | best of N by val | paper (MemN2N joint PE LS RN) |",
+            f"| task | seeds | mean [95% CI] | best of N by train | best of N by val | paper ({paper_name}) |",
             "|---|---|---|---|---|---|",
         ]
         for task, cell in tasks.items():
             lines.append(
                 f"| {task} {TASK_NAMES[task]} | {cell['n']} | {_ci(cell)} | {cell['best_by_train']:.1f} | "
-                f"{cell['best_by_val']:.1f} | {PAPER_JOINT_PE_LS_RN[task]} |"
+                f"{cell['best_by_val']:.1f} | {paper_errors[task]} |"
             )
         means = [
             np.mean([cell[k] for cell in tasks.values()]) for k in ("mean", "best_by_train", "best_by_val")
         ]
-        paper_mean = np.mean([PAPER_JOINT_PE_LS_RN[t] for t in tasks])
+        paper_mean = np.mean([paper_errors[t] for t in tasks])
         lines.append(
             f"| **mean over {len(tasks)} tasks** | | {means[0]:.1f} | {means[1]:.1f} | {means[2]:.1f} | "
             f"{paper_mean:.1f} |"
@@ -221,6 +353,8 @@ def main(argv: list[str]) -> None:
         os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
         with open(FLAGS.out, "w") as f:
             f.write(text)
+        # The plot beside the markdown: selection.md -> selection.png.
+        plot_per_task(selection(runs), os.path.splitext(FLAGS.out)[0] + ".png")
         print(text)
         return
     table = per_task_table(runs, list(runs))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from zoo.memn2n.paper import PAPER_JOINT_PE_LS_RN
-from zoo.memn2n.report import per_task_table, selection, selection_report, table4
+from zoo import stats
+from zoo.memn2n.paper import PAPER_JOINT_PE_LS_RN, PAPER_PER_TASK_PE_LS_RN
+from zoo.memn2n.report import compare, per_task_table, plot_per_task, selection, selection_report, table4
 
 
 def test_per_task_table_means_over_restarts_and_tasks():
@@ -24,8 +25,12 @@ def test_per_task_table_means_over_restarts_and_tasks():
     assert lines[4] == "| **mean** | 30.0 | 43.0 | 44.0 |"
 
 
-def test_paper_column_mean_is_the_papers():
+def test_paper_columns_means_are_the_papers():
     assert round(sum(PAPER_JOINT_PE_LS_RN.values()) / 20, 1) == 12.4
+    assert round(sum(PAPER_PER_TASK_PE_LS_RN.values()) / 20, 1) == 13.9
+    # The printed "failed tasks (err. > 5%)": 11 in both columns.
+    assert sum(e > 5 for e in PAPER_PER_TASK_PE_LS_RN.values()) == 11
+    assert sum(e > 5 for e in PAPER_JOINT_PE_LS_RN.values()) == 11
 
 
 # ------------------------------------------------------------------ the reference tables' selection (issue 17)
@@ -108,5 +113,66 @@ def test_selection_report_lists_table4_and_the_mean_over_tasks():
     table4_row = next(line for line in lines if line.startswith("| `two_stage` |"))
     assert table4_row.startswith("| `two_stage` | 3 | 2 | 12.5 [") and table4_row.endswith("| 6.2 | 10.9 |")
     assert "| 1 single-supporting-fact | 3 | 30.0 [" in text and "| 40.0 | 20.0 | 0.0 |" in text
-    # Mean over the 2 tasks: mean 30.0, best by train (40 + 50) / 2, by val (20 + 10) / 2; paper (0.0 + 11.4) / 2.
-    assert "| **mean over 2 tasks** | | 30.0 | 45.0 | 15.0 | 5.7 |" in lines
+    # Mean over the 2 tasks: mean 30.0, best by train (40 + 50) / 2, by val (20 + 10) / 2; the paper's per-task
+    # column (0.0 + 8.3) / 2.
+    assert "| **mean over 2 tasks** | | 30.0 | 45.0 | 15.0 | 4.2 |" in lines
+    assert "paper (MemN2N per task PE LS RN) |" in text
+    joint = selection_report({"two_stage": [_run(0, 0.1, 0.2, {1: 0.0, 2: 0.6})]}, "title")
+    assert "paper (MemN2N joint PE LS RN) |" in joint and "| 2 two-supporting-facts | 1 | 60.0 [" in joint
+
+
+# One-stage runs of the same two tasks, three seeds: task 1 tests 50, 60, 40 (mean 50); task 2 tests 20, 30, 10
+# (mean 20).
+ONE_STAGE_RUNS = {
+    "task01_one_stage": [
+        _run(0, 0.1, 0.1, {1: 0.5}),
+        _run(1, 0.1, 0.1, {1: 0.6}),
+        _run(2, 0.1, 0.1, {1: 0.4}),
+    ],
+    "task02_one_stage": [
+        _run(0, 0.1, 0.1, {2: 0.2}),
+        _run(1, 0.1, 0.1, {2: 0.3}),
+        _run(2, 0.1, 0.1, {2: 0.1}),
+    ],
+}
+
+
+def test_compare_over_seeds_and_over_tasks_by_hand():
+    rows = compare({**PER_TASK_RUNS, **ONE_STAGE_RUNS})
+    # Only (two_stage, one_stage) has both settings.
+    assert [(row["a"], row["b"]) for row in rows] == [("two_stage", "one_stage")]
+    row = rows[0]
+    # Seeds: two-stage 40, 25, 25 (mean 30); one-stage (50+20)/2, (60+30)/2, (40+10)/2 = 35, 45, 25 (mean 35).
+    assert row["seeds"] == (3, 3) and row["seed_difference"] == pytest.approx(-5.0)
+    assert row["seed_p"] == pytest.approx(stats.permutation_test([40, 25, 25], [35, 45, 25]))
+    # Tasks: task 1 30 - 50 = -20 (two-stage lower), task 2 30 - 20 = +10: mean -5; sign flips of (-20, 10)
+    # reach |mean| >= 5 in 4 of 4 patterns (|-20+10|/2 = 5, |-20-10|/2 = 15, ...).
+    assert row["tasks"] == 2 and row["task_difference"] == pytest.approx(-5.0)
+    assert (row["a_lower"], row["a_higher"]) == (1, 1)
+    assert row["task_p"] == pytest.approx(1.0)
+    text = selection_report({**PER_TASK_RUNS, **ONE_STAGE_RUNS}, "title")
+    assert "| `two_stage` | `one_stage` | 3, 3 | -5.00 |" in text and "| 2 | -5.00 | 1 / 1 | 1 |" in text
+
+
+def test_compare_detects_a_consistent_per_task_difference():
+    # Eight tasks, A lower by 10 points on each: the sign-flip test's smallest p, 2 / 2**8.
+    runs = {}
+    for task in range(1, 9):
+        runs[f"task{task:02d}_two_stage"] = [_run(0, 0.1, 0.1, {task: 0.1}), _run(1, 0.1, 0.1, {task: 0.3})]
+        runs[f"task{task:02d}_one_stage"] = [_run(0, 0.1, 0.1, {task: 0.2}), _run(1, 0.1, 0.1, {task: 0.4})]
+    (row,) = compare(runs)
+    assert row["task_difference"] == pytest.approx(-10.0) and row["a_lower"] == 8
+    assert row["task_p"] == pytest.approx(2 / 256)
+    # Over seeds: 10, 30 against 20, 40 -> -10, not significant with two seeds an arm.
+    assert row["seed_difference"] == pytest.approx(-10.0) and row["seed_p"] > 0.3
+
+
+def test_joint_table4_counts_the_tasks_the_model_answered():
+    runs = {"two_stage": [_run(0, 0.1, 0.2, {1: 0.0, 2: 0.6, 3: 0.3})]}
+    assert table4(runs)["two_stage"]["tasks"] == 3
+
+
+def test_plot_per_task_writes_a_png(tmp_path):
+    path = tmp_path / "selection.png"
+    plot_per_task(selection({**PER_TASK_RUNS, **ONE_STAGE_RUNS}), str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
