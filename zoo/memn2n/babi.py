@@ -266,33 +266,46 @@ def vectorize(
     return {"story": story, "query": query, "num_sentences": num_sentences, "answer": answer, "task": task}
 
 
+TIME_NOISE_BLANKS = ("exclusive", "inclusive")
+
+
 def time_ids(
-    num_sentences: np.ndarray, memory_size: int, rng: np.random.Generator | None = None, noise: float = 0.0
+    num_sentences: np.ndarray,
+    memory_size: int,
+    rng: np.random.Generator | None = None,
+    noise: float = 0.0,
+    blanks: str = "exclusive",
 ) -> np.ndarray:
     """Temporal-encoding ids of each memory slot: 0 for an empty slot, 1 for the newest statement, 2 the one
     before...
 
-    With `noise` > 0 (the paper's random time noise, 0.1), each story gets nblank ~ U{0, ..., ceil(noise*n)
-    - 1}
-    empty memories inserted at random places in time: the n statements take n distinct, order-preserving times
-    out of 1..n+nblank, capped at memory_size, so the model cannot rely on exact time gaps.
+    With `noise` > 0 (the paper's random time noise, 0.1), each story of n statements gets nblank empty memories
+    inserted at random places in time: the n statements take n distinct, order-preserving times out of
+    1..n+nblank, capped at memory_size, so the model cannot rely on exact time gaps. nblank is uniform on
+    {0, ..., ceil(noise*n)} with `blanks="inclusive"` (the reference code: train.m's randi([0, ceil(n*0.1)]))
+    or on {0, ..., ceil(noise*n) - 1} with "exclusive" (a public Python port's draw, and every MemN2N run here
+    before the option existed): then a story of at most 10 statements gets no blank.
 
     Args:
         num_sentences: (N,) number of statements n in each example.
         memory_size: M; ids are capped at M.
         rng: the generator of the noise; required when noise > 0.
         noise: the fraction of inserted empty memories (0 disables).
+        blanks: "exclusive" or "inclusive", the upper end of nblank's range (above).
 
     Returns:
         (N, M) int32; slot i < n of a row holds statement i (oldest first).
     """
+    if blanks not in TIME_NOISE_BLANKS:
+        raise ValueError(f"blanks must be one of {TIME_NOISE_BLANKS}; got {blanks!r}.")
+    extra = 1 if blanks == "inclusive" else 0
     out = np.zeros((len(num_sentences), memory_size), np.int32)
     for row, n in enumerate(num_sentences):
         n = int(n)
         if n == 0:
             continue
         if noise > 0:
-            nblank = int(rng.integers(max(1, math.ceil(n * noise))))
+            nblank = int(rng.integers(max(1, math.ceil(n * noise) + extra)))
             times = np.sort(rng.permutation(n + nblank)[:n])[::-1] + 1
         else:
             times = np.arange(n, 0, -1)
@@ -317,15 +330,23 @@ class BabiBatches(SeededBatches):
         memory_size: M.
         seed: seeds the per-epoch shuffle and the time noise.
         time_noise: the random time noise fraction (0 disables).
+        time_noise_blanks: `time_ids`' blanks, "exclusive" or "inclusive".
     """
 
     def __init__(
-        self, arrays: dict[str, np.ndarray], batch_size: int, memory_size: int, seed: int, time_noise: float
+        self,
+        arrays: dict[str, np.ndarray],
+        batch_size: int,
+        memory_size: int,
+        seed: int,
+        time_noise: float,
+        time_noise_blanks: str = "exclusive",
     ) -> None:
         super().__init__(batch_size, seed)
         self.arrays = arrays
         self.memory_size = memory_size
         self.time_noise = time_noise
+        self.time_noise_blanks = time_noise_blanks
 
     def __len__(self) -> int:
         return math.ceil(len(self.arrays["answer"]) / self.batch_size)
@@ -335,7 +356,9 @@ class BabiBatches(SeededBatches):
         order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
         rows = order[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, index, 1])
-        times = time_ids(self.arrays["num_sentences"][rows], self.memory_size, rng, self.time_noise)
+        times = time_ids(
+            self.arrays["num_sentences"][rows], self.memory_size, rng, self.time_noise, self.time_noise_blanks
+        )
         return {"story": self.arrays["story"][rows], "query": self.arrays["query"][rows], "time": times}, (
             self.arrays["answer"][rows]
         )

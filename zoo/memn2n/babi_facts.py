@@ -29,6 +29,32 @@ TASK_NAMES: dict[int, str] = {
 # The task numbers, 1..20.
 ALL_TASKS: tuple[int, ...] = tuple(TASK_NAMES)
 
+# The reference code's memory size for a model of one task (config_babi.m: config.sz = min(50, size(story, 2))):
+# the most statements in one story of the task's 1k training file, at most 50. It is also the number of temporal
+# embeddings and the cap on time ids. Counted from the official files (babi_test.py recounts them).
+REFERENCE_MEMORY_SIZE: dict[int, int] = {
+    1: 10,
+    2: 50,
+    3: 50,
+    4: 2,
+    5: 50,
+    6: 26,
+    7: 34,
+    8: 46,
+    9: 10,
+    10: 10,
+    11: 10,
+    12: 10,
+    13: 10,
+    14: 14,
+    15: 8,
+    16: 9,
+    17: 2,
+    18: 15,
+    19: 5,
+    20: 12,
+}
+
 # sha256 of the official v1.2 English 1k files, measured on the development machines' copy (whose README states
 # they are the original files). A downloaded archive's content must match them; results.json records whether
 # a --data_dir copy does.

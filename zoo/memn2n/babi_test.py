@@ -13,6 +13,7 @@ import pytest
 from zoo import datasets
 from zoo.datasets import DataError
 from zoo.memn2n import babi
+from zoo.memn2n.babi_facts import REFERENCE_MEMORY_SIZE
 from zoo.memn2n.data import FIXTURE_DIR
 
 TRICKY = os.path.join(FIXTURE_DIR, "tricky.txt")
@@ -147,6 +148,25 @@ def test_time_noise_inserts_up_to_ten_percent_blanks():
     assert set(blanks) == {0, 1, 2}
 
 
+@pytest.mark.parametrize(("blanks", "support"), [("exclusive", {0}), ("inclusive", {0, 1})])
+def test_time_noise_blank_count_for_a_short_story(blanks, support):
+    """n = 10, noise 0.1: the reference's randi([0, ceil(1.0)]) draws 0 or 1 blank, each half the time; the
+    exclusive draw never inserts one. With a blank the 10 statements take 10 of the times 1..11, the one left
+    out uniform, so the oldest statement's time is 11 with probability 10/11: P(time 11) = 1/2 * 10/11."""
+    rng = np.random.default_rng(5)
+    rows = babi.time_ids(np.full(4000, 10), 50, rng, noise=0.1, blanks=blanks)
+    beyond = rows[:, 0] - 10  # slot 0 holds the oldest statement, the largest time
+    assert set(np.unique(beyond)) == support
+    if blanks == "inclusive":
+        # Binomial(4000, 5/11): mean 1818.2, sd 31.5; 4 sd.
+        assert abs(int(np.sum(beyond)) - 4000 * 5 / 11) < 126
+
+
+def test_time_noise_blanks_option_is_checked():
+    with pytest.raises(ValueError, match=r"blanks must be one of \('exclusive', 'inclusive'\)"):
+        babi.time_ids(np.array([3]), 5, np.random.default_rng(0), noise=0.1, blanks="both")
+
+
 def test_batches_depend_only_on_seed_epoch_index():
     arrays = babi.vectorize(babi.parse_file(TRICKY), babi.BABI_EN_VOCABULARY, 50, 11)
     first = babi.BabiBatches(arrays, batch_size=4, memory_size=50, seed=3, time_noise=0.5)
@@ -212,3 +232,19 @@ def test_download_unpacks_and_verifies_the_official_files(tmp_path, monkeypatch)
     folder = babi.data_folder([3], None, cache_dir=str(tmp_path / "cache"))
     assert sorted(os.listdir(folder)) == sorted(babi.FILE_SHA256)
     assert len(babi.load_tasks([3], "test", folder)[3]) == 1000
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED_BABI), reason="needs the bAbI copy in ../shared/data/babi/en")
+def test_reference_memory_sizes_recounted_from_the_raw_files():
+    """config_babi.m's memory size per task, recounted from the text without the parser: a line numbered 1 starts
+    a story, a line with a tab (question, answer, supporting facts) is not a statement."""
+    for task in REFERENCE_MEMORY_SIZE:
+        longest = statements = 0
+        with open(os.path.join(SHARED_BABI, babi.task_filename(task, "train"))) as f:
+            for line in f:
+                if line.split(" ", 1)[0] == "1":
+                    statements = 0
+                if "\t" not in line:
+                    statements += 1
+                    longest = max(longest, statements)
+        assert REFERENCE_MEMORY_SIZE[task] == min(50, longest), task

@@ -8,7 +8,7 @@ over the batch as in the reference code, 10% of every task's training questions 
 from __future__ import annotations
 
 from zoo.config import TrainConfig
-from zoo.memn2n.babi_facts import ALL_TASKS, BABI_EN_VOCABULARY
+from zoo.memn2n.babi_facts import ALL_TASKS, BABI_EN_VOCABULARY, REFERENCE_MEMORY_SIZE
 from zoo.memn2n.data import MemN2NDataOptions
 from zoo.memn2n.model import model_arguments
 
@@ -122,6 +122,18 @@ def per_task_fixed() -> TrainConfig:
     return per_task().replace(data_kwargs={"schedule": {**_PER_TASK_SCHEDULE, "switch": "epochs"}})
 
 
+def per_task_exact() -> TrainConfig:
+    """`per_task_fixed` with two more parts of the reference code: the memory as large as the task's longest
+    training story (config.sz = min(50, size(story, 2)): 10 for task 1, babi_facts.REFERENCE_MEMORY_SIZE) and
+    the number of random blanks drawn up to ceil(0.1 n) inclusive (train.m's randi([0, ceil(n * 0.1)])).
+
+    python train.py --model=memn2n --config=per_task_exact --workdir=/tmp/mte --data_dir=../shared/data/babi/en
+    """
+    return per_task_fixed().replace(
+        model_kwargs={"memory_size": REFERENCE_MEMORY_SIZE[1]}, data_kwargs={"time_noise_blanks": "inclusive"}
+    )
+
+
 def per_task_no_rn() -> TrainConfig:
     """`per_task` without random noise in time (the MemN2N paper's "PE LS" instead of "PE LS RN").
 
@@ -189,6 +201,7 @@ CONFIGS = {
     "paper": paper,
     "per_task": per_task,
     "per_task_fixed": per_task_fixed,
+    "per_task_exact": per_task_exact,
     "per_task_no_rn": per_task_no_rn,
     "per_task_smoke": per_task_smoke,
     "joint_reference": joint_reference,

@@ -44,6 +44,9 @@ class MemN2NDataOptions:
             model. Held as the sorted tuple of task numbers after construction.
         validation_fraction: the last fraction of every task's training questions held out (reference code: 0.1).
         time_noise: the random time noise fraction of the training batches (paper: 0.1; 0 disables).
+        time_noise_blanks: "inclusive" draws the number of inserted blanks as the reference code does (up to
+            ceil(time_noise * n)), "exclusive" (default, every run before this option) up to one less; see
+            `babi.time_ids`.
         fixture: with no --data_dir, read the small shipped fixture (tests/fixtures/babi) instead of downloading.
         schedule: None (a single step-decay schedule from TrainConfig, `LinearStart` switching at a fixed epoch),
             or the reference code's two-stage schedule as a dict of `schedule.ScheduleOptions` (switch "epochs" or
@@ -59,6 +62,7 @@ class MemN2NDataOptions:
     time_noise: float = 0.1
     fixture: bool = False
     schedule: Mapping[str, Any] | None = None
+    time_noise_blanks: str = "exclusive"
 
     def __post_init__(self) -> None:
         # Frozen: the normalized tasks are stored the only way a frozen dataclass allows.
@@ -73,16 +77,24 @@ class MemN2NDataOptions:
             raise ValueError(f"data_kwargs fixture must be True or False; got {self.fixture!r}.")
         if self.schedule is not None:
             ScheduleOptions.from_option(self.schedule)
+        if self.time_noise_blanks not in babi.TIME_NOISE_BLANKS:
+            raise ValueError(
+                f"data_kwargs time_noise_blanks must be one of {babi.TIME_NOISE_BLANKS}; got "
+                f"{self.time_noise_blanks!r}."
+            )
 
     def as_data_kwargs(self) -> dict[str, Any]:
         """These options as `TrainConfig.data_kwargs` (JSON types: the tasks as a list).
 
-        `schedule` is left out while None: it came with issue 17, and the configs written before it must keep
-        resolving to exactly the same data_kwargs (tests/test_resolved_configs.py).
+        `schedule` (while None) and `time_noise_blanks` (while "exclusive") are left out: they came with issue
+        17, and the configs written before them must keep resolving to exactly the same data_kwargs
+        (tests/test_resolved_configs.py), so that finished runs are recognised as the planned ones.
         """
         kwargs = {**dataclasses.asdict(self), "tasks": list(self.tasks)}
         if self.schedule is None:
             del kwargs["schedule"]
+        if self.time_noise_blanks == "exclusive":
+            del kwargs["time_noise_blanks"]
         return kwargs
 
 
@@ -160,7 +172,12 @@ def make_data(config: TrainConfig, data_dir: str | None) -> TaskData:
     }
 
     batches = babi.BabiBatches(
-        joined["train"], config.batch_size, memory_size, config.seed, options.time_noise
+        joined["train"],
+        config.batch_size,
+        memory_size,
+        config.seed,
+        options.time_noise,
+        options.time_noise_blanks,
     )
     val = joined["val"]
     validation = (babi.model_inputs(val, babi.time_ids(val["num_sentences"], memory_size)), val["answer"])

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from zoo import rows
-from zoo.memn2n.babi_facts import ALL_TASKS
+from zoo.memn2n.babi_facts import ALL_TASKS, REFERENCE_MEMORY_SIZE
 from zoo.registry import ReproductionSpec, Setting
 
 # Sukhbaatar et al. 2015, Table 1, bAbI 1k, 3 hops, "PE LS RN" trained jointly on all 20 tasks: test error (%).
@@ -149,8 +149,11 @@ _NOISES = {
 BASE_SETTINGS = tuple(f"{stage}_stage{noise}" for stage in _REFERENCE_STAGES for noise in _NOISES)
 
 
-def _reference_settings(task: int | None) -> list[Setting]:
-    """The six base settings, for one task (`task<tt>_<setting>`, data_kwargs tasks [t]) or the joint model."""
+def _reference_settings(task: int | None, exact: bool = False) -> list[Setting]:
+    """The six base settings, for one task (`task<tt>_<setting>`, data_kwargs tasks [t]) or the joint model.
+
+    `exact`: each task's row also states the reference code's memory size for that task (REFERENCE_MEMORY_SIZE).
+    """
     settings = []
     for stage, (overrides, requires) in _REFERENCE_STAGES.items():
         for suffix, noise in _NOISES.items():
@@ -160,6 +163,11 @@ def _reference_settings(task: int | None) -> list[Setting]:
                 settings.append(Setting(base, stated, TABLE4.get(base, {}), requires=requires))
             else:
                 stated["data_kwargs"] = {"tasks": [task]}
+                if exact:
+                    stated["model_kwargs"] = {
+                        **stated.get("model_kwargs", {}),
+                        "memory_size": REFERENCE_MEMORY_SIZE[task],
+                    }
                 settings.append(Setting(f"task{task:02d}_{base}", stated, {}, requires=requires))
     return settings
 
@@ -230,6 +238,19 @@ PER_TASK_REPRODUCTION = _reference_spec(
     [setting for task in ALL_TASKS for setting in _reference_settings(task)],
     ("model_kwargs.linear_start_epochs", "learning_rate", "data_kwargs.tasks"),
 )
+# The same with the reference code's memory size per task and its blank draw (config per_task_exact).
+EXACT_PER_TASK_REPRODUCTION = _reference_spec(
+    "Table 4 with the reference recipe, one model per bAbI 1k task, the reference's memory size per task and "
+    "blank draw (errors %, per task)",
+    "per_task_exact",
+    [setting for task in ALL_TASKS for setting in _reference_settings(task, exact=True)],
+    (
+        "model_kwargs.linear_start_epochs",
+        "learning_rate",
+        "data_kwargs.tasks",
+        "model_kwargs.memory_size",
+    ),
+)
 # One model for all 20 tasks (config_babi_joint.m), the six settings.
 JOINT_REPRODUCTION = _reference_spec(
     "Table 4 with the reference recipe, one model for all 20 bAbI 1k tasks (errors %, mean over tasks)",
@@ -237,4 +258,8 @@ JOINT_REPRODUCTION = _reference_spec(
     _reference_settings(None),
     ("model_kwargs.linear_start_epochs", "learning_rate"),
 )
-TABLES = {"reference_per_task": PER_TASK_REPRODUCTION, "reference_joint": JOINT_REPRODUCTION}
+TABLES = {
+    "reference_per_task": PER_TASK_REPRODUCTION,
+    "reference_per_task_exact": EXACT_PER_TASK_REPRODUCTION,
+    "reference_joint": JOINT_REPRODUCTION,
+}

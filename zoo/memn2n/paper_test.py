@@ -8,6 +8,7 @@ import pytest
 
 from zoo import planning, registry, rows
 from zoo.memn2n import ENTRY
+from zoo.memn2n.babi_facts import REFERENCE_MEMORY_SIZE
 from zoo.memn2n.paper import BASE_SETTINGS, JOINT_REPRODUCTION, PER_TASK_REPRODUCTION, split_setting
 
 BASES = [
@@ -80,7 +81,9 @@ def test_a_row_cannot_be_moved_to_another_task_by_an_override(tmp_path):
 
 def test_entry_tables():
     assert ENTRY.table() is ENTRY.reproduction and ENTRY.table("reference_joint") is JOINT_REPRODUCTION
-    with pytest.raises(ValueError, match="Known tables: reference_joint, reference_per_task"):
+    with pytest.raises(
+        ValueError, match="Known tables: reference_joint, reference_per_task, reference_per_task_exact"
+    ):
         ENTRY.table("per_task")
     for name in registry.names():  # every other model keeps its one table under entry.reproduction
         entry = registry.get(name)
@@ -88,3 +91,25 @@ def test_entry_tables():
             assert entry.table() is entry.reproduction
     assert split_setting("task03_two_stage_noise_eta1") == (3, "two_stage_noise_eta1")
     assert split_setting("two_stage") == (None, "two_stage")
+
+
+def test_exact_rows_differ_from_the_reference_rows_only_in_memory_size_and_blank_draw(tmp_path):
+    plain = {
+        r.label: r.config for r in planning.plan_runs(ENTRY, 1, str(tmp_path), table="reference_per_task")
+    }
+    exact = {
+        r.label: r.config
+        for r in planning.plan_runs(ENTRY, 1, str(tmp_path), table="reference_per_task_exact")
+    }
+    assert set(plain) == set(exact) and len(exact) == 120
+    for label, config in exact.items():
+        task = config.data_kwargs["tasks"][0]
+        # config_babi.m: the longest training story, at most 50 (recounted from the files in babi_test.py).
+        assert config.model_kwargs["memory_size"] == REFERENCE_MEMORY_SIZE[task]
+        assert config.data_kwargs["time_noise_blanks"] == "inclusive"
+        expected = plain[label].replace(
+            model_kwargs={"memory_size": REFERENCE_MEMORY_SIZE[task]},
+            data_kwargs={"time_noise_blanks": "inclusive"},
+        )
+        assert config == expected, label
+    assert exact["task04_two_stage#0"].model_kwargs["memory_size"] == 2
