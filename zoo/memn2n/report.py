@@ -209,6 +209,37 @@ def compare(
     return rows
 
 
+def against_report(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    baseline: Mapping[str, Sequence[Mapping[str, Any]]],
+    title: str,
+) -> str:
+    """Markdown: every base setting that both tables ran, this table's runs (A) against the baseline's (B).
+
+    Both tables' per-task rows are named alike ("task03_two_stage"); the baseline's are compared under the name
+    "<base>@baseline" with `compare` (over seeds, and paired by task).
+    """
+    renamed = {f"{name}@baseline": results for name, results in baseline.items()}
+    bases = [b for b in BASE_SETTINGS if b in selection(runs) and b in selection(baseline)]
+    rows = compare({**runs, **renamed}, [(base, f"{base}@baseline") for base in bases])
+    lines = [
+        f"## Against {title}",
+        "",
+        "Test error (%), A: this table, B: the baseline table, A minus B (negative: A lower). Tests as above.",
+        "",
+        "| setting | seeds A, B | difference over seeds | p (seeds) | tasks | mean difference over tasks "
+        "| tasks A lower / higher | p (tasks) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| `{row['a']}` | {row['seeds'][0]}, {row['seeds'][1]} | {row['seed_difference']:+.2f} | "
+            f"{row['seed_p']:.3g} | {row['tasks']} | {row['task_difference']:+.2f} | "
+            f"{row['a_lower']} / {row['a_higher']} | {row['task_p']:.3g} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def plot_per_task(chosen: Mapping[str, Mapping[int, Mapping[str, Any]]], path: str) -> None:
     """Each task's mean test error over seeds with its 95 % interval, one marker per base setting; to `path`."""
     import matplotlib
@@ -334,6 +365,13 @@ flags.DEFINE_string(
     "out", "docs/results/memn2n_table4_joint_cpu/per_task.md", "Where the markdown table goes."
 )
 flags.DEFINE_string(
+    "against_runs_dir",
+    None,
+    "With --table: also compare with the runs of --against_table under this directory (same row names), e.g. "
+    "reference_per_task_exact against reference_per_task.",
+)
+flags.DEFINE_string("against_table", "reference_per_task", "The table of --against_runs_dir.")
+flags.DEFINE_string(
     "table",
     None,
     "reference_per_task or reference_joint (reproduce.py --table): write the selection report of that table; "
@@ -350,6 +388,11 @@ def main(argv: list[str]) -> None:
         from zoo.memn2n import ENTRY
 
         text = selection_report(runs, ENTRY.table(FLAGS.table).title)
+        if FLAGS.against_runs_dir:
+            baseline = load_runs(FLAGS.against_runs_dir, FLAGS.restarts, FLAGS.against_table)
+            if not any(baseline.values()):
+                raise app.UsageError(f"No finished runs (results.json) under {FLAGS.against_runs_dir!r}.")
+            text += "\n" + against_report(runs, baseline, f"`{FLAGS.against_table}`")
         os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
         with open(FLAGS.out, "w") as f:
             f.write(text)

@@ -6,7 +6,15 @@ import pytest
 
 from zoo import stats
 from zoo.memn2n.paper import PAPER_JOINT_PE_LS_RN, PAPER_PER_TASK_PE_LS_RN
-from zoo.memn2n.report import compare, per_task_table, plot_per_task, selection, selection_report, table4
+from zoo.memn2n.report import (
+    against_report,
+    compare,
+    per_task_table,
+    plot_per_task,
+    selection,
+    selection_report,
+    table4,
+)
 
 
 def test_per_task_table_means_over_restarts_and_tasks():
@@ -176,3 +184,20 @@ def test_plot_per_task_writes_a_png(tmp_path):
     path = tmp_path / "selection.png"
     plot_per_task(selection({**PER_TASK_RUNS, **ONE_STAGE_RUNS}), str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_against_report_pairs_the_same_rows_of_two_tables():
+    # This table: PER_TASK_RUNS' two_stage (task 1 mean 30, task 2 mean 30; seeds 40, 25, 25). Baseline: the same
+    # rows 10 points higher on task 1 only (task 1 mean 40; seeds 45, 30, 30).
+    baseline = {
+        "task01_two_stage": [
+            _run(r["config"]["seed"], 0.1, 0.1, {1: r["metrics"]["test_error"] + 0.1})
+            for r in PER_TASK_RUNS["task01_two_stage"]
+        ],
+        "task02_two_stage": PER_TASK_RUNS["task02_two_stage"],
+        "task01_one_stage": ONE_STAGE_RUNS["task01_one_stage"],  # a row this table did not run: left out
+    }
+    text = against_report(PER_TASK_RUNS, baseline, "base")
+    # Seeds: 30 - 35 = -5; tasks: (-10 + 0) / 2 = -5, 1 lower, 0 higher; sign flips of (-10, 0): p = 1.
+    assert "| `two_stage` | 3, 3 | -5.00 |" in text and "| 2 | -5.00 | 1 / 0 | 1 |" in text
+    assert "one_stage" not in text
