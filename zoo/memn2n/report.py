@@ -240,8 +240,15 @@ def against_report(
     return "\n".join(lines) + "\n"
 
 
-def plot_per_task(chosen: Mapping[str, Mapping[int, Mapping[str, Any]]], path: str) -> None:
-    """Each task's mean test error over seeds with its 95 % interval, one marker per base setting; to `path`."""
+def plot_per_task(
+    chosen: Mapping[str, Mapping[int, Mapping[str, Any]]],
+    path: str,
+    paper: tuple[str, Mapping[int, float]] | None = None,
+) -> None:
+    """Each task's mean test error over seeds with its 95 % interval, one marker per base setting; to `path`.
+
+    `paper`: (label, task -> test error %), drawn as a black bar across each task's markers.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -258,6 +265,16 @@ def plot_per_task(chosen: Mapping[str, Mapping[int, Mapping[str, Any]]], path: s
         errors = np.array([[c["mean"] - c["low"] for c in cells], [c["high"] - c["mean"] for c in cells]])
         marker = "o" if base.startswith("one") else "s"
         axis.errorbar(x, means, yerr=errors, fmt=marker, markersize=3.5, capsize=1.5, label=base)
+    if paper is not None:
+        label, errors = paper
+        axis.scatter(
+            range(len(tasks)),
+            [errors[t] for t in tasks],
+            marker="_",
+            s=600,
+            color="black",
+            label=f"paper: {label}",
+        )
     axis.set_xticks(range(len(tasks)), [str(t) for t in tasks])
     axis.set_xlabel("bAbI task")
     axis.set_ylabel("test error (%), mean over seeds, 95 % CI")
@@ -397,7 +414,7 @@ def main(argv: list[str]) -> None:
         with open(FLAGS.out, "w") as f:
             f.write(text)
         # The plot beside the markdown: selection.md -> selection.png.
-        plot_per_task(selection(runs), os.path.splitext(FLAGS.out)[0] + ".png")
+        plot_per_task(selection(runs), os.path.splitext(FLAGS.out)[0] + ".png", paper_column(runs))
         print(text)
         return
     table = per_task_table(runs, list(runs))

@@ -9,6 +9,7 @@ from zoo.memn2n.paper import PAPER_JOINT_PE_LS_RN, PAPER_PER_TASK_PE_LS_RN
 from zoo.memn2n.report import (
     against_report,
     compare,
+    paper_column,
     per_task_table,
     plot_per_task,
     selection,
@@ -182,7 +183,8 @@ def test_joint_table4_counts_the_tasks_the_model_answered():
 
 def test_plot_per_task_writes_a_png(tmp_path):
     path = tmp_path / "selection.png"
-    plot_per_task(selection({**PER_TASK_RUNS, **ONE_STAGE_RUNS}), str(path))
+    runs = {**PER_TASK_RUNS, **ONE_STAGE_RUNS}
+    plot_per_task(selection(runs), str(path), paper_column(runs))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
