@@ -4,7 +4,10 @@ plain `keras.saving.load_model("<workdir>/model.keras")` finds them, without `zo
 The classes are registered by importing each family's `model` module, which needs Keras. `import zoo` must stay
 cheap (train.py checks its flags before TensorFlow loads), so it does not import Keras itself: if Keras is already
 imported, `register_on_keras_import` registers at once; otherwise it registers right after Keras' own import
-finishes, through a one-shot import hook on the top-level `keras` module.
+finishes, through a one-shot import hook on the top-level `keras` module. When Keras' import was started by a zoo
+module (`from zoo.memn2n import babi` as a program's first import: zoo.batches imports Keras), that module is
+still half-initialized when Keras finishes, and the families' modules that need it cannot be imported yet; the
+registration then waits for the next import that starts while no zoo module is initializing.
 """
 
 from __future__ import annotations
@@ -29,6 +32,36 @@ def register_model_classes() -> None:
     importlib.import_module("keras_gradnoise")
     for module in MODEL_MODULES:
         importlib.import_module(module)
+
+
+def _initializing_zoo_modules() -> list[str]:
+    """The zoo modules whose import has started and not finished (the import system marks their spec)."""
+    return [
+        name
+        for name, module in list(sys.modules.items())
+        if (name == "zoo" or name.startswith("zoo."))
+        and getattr(getattr(module, "__spec__", None), "_initializing", False)
+    ]
+
+
+class _WhenNoZooModuleInitializes(importlib.abc.MetaPathFinder):
+    """Runs `callback` once, at the first import that starts while no zoo module is initializing; finds nothing."""
+
+    def __init__(self, callback: Callable[[], None]):
+        self.callback = callback
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if not _initializing_zoo_modules() and self in sys.meta_path:
+            sys.meta_path.remove(self)
+            self.callback()
+        return None
+
+
+def _register_when_possible() -> None:
+    if _initializing_zoo_modules():
+        sys.meta_path.insert(0, _WhenNoZooModuleInitializes(_register_or_warn))
+    else:
+        _register_or_warn()
 
 
 def _register_or_warn() -> None:
@@ -72,4 +105,4 @@ def register_on_keras_import() -> None:
     if "keras" in sys.modules:
         _register_or_warn()
     elif not any(isinstance(finder, _AfterImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _AfterImport("keras", _register_or_warn))
+        sys.meta_path.insert(0, _AfterImport("keras", _register_when_possible))

@@ -1,0 +1,44 @@
+"""Registration of the zoo's classes with Keras, in fresh interpreters (the import order is the point)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CGRU = "keras_gradnoise_zoo>CGRU"  # a class of zoo.neural_gpu.model
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_keras_imported_by_a_half_initialized_zoo_module_registers_afterwards():
+    """`from zoo.memn2n import babi` first: zoo.batches imports Keras while it is itself half-initialized, so the
+    families that need zoo.batches cannot be imported when Keras finishes. Registering then failed with a
+    warning (an error under -W error); now it waits for the next import and succeeds."""
+    result = _python(
+        "from zoo.memn2n import babi\n"
+        "import keras\n"
+        f"assert keras.saving.get_registered_object({CGRU!r}) is None\n"
+        "import zoo.training  # the next import: registration runs before it\n"
+        f"print(keras.saving.get_registered_object({CGRU!r}).__module__)\n"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "zoo.neural_gpu.model"
+    assert "could not register" not in result.stderr
+
+
+def test_import_zoo_then_keras_registers_at_once():
+    result = _python(f"import zoo, keras\nprint(keras.saving.get_registered_object({CGRU!r}).__module__)\n")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "zoo.neural_gpu.model"
