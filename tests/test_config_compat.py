@@ -100,3 +100,42 @@ def test_one_schedule_per_run_annealed_or_constant():
         build_optimizer(both)
     assert build_optimizer(both.replace(noise_eta=0.0)).noise_std == 0.001
     assert build_optimizer(both.replace(noise_std=None)).eta == 0.01
+
+
+def _memn2n_recorded_before_the_tying_options(config: TrainConfig) -> dict:
+    """`config` as written before MemN2N had weight_tying / hop_projection (and before time_noise_blanks)."""
+    recorded = json.loads(config.to_json())
+    for key in ("weight_tying", "hop_projection"):
+        del recorded["model_kwargs"][key]
+    recorded["data_kwargs"].pop("time_noise_blanks", None)
+    return recorded
+
+
+def test_a_run_recorded_before_a_model_option_existed_is_reused_when_the_option_is_at_its_default(tmp_path):
+    from zoo.memn2n import ENTRY
+
+    planned = ENTRY.config("joint_cpu")
+    assert planned.model_kwargs["weight_tying"] == "adjacent"  # the option's default, as old runs had it
+    run = _run_with_results(tmp_path, planned, _memn2n_recorded_before_the_tying_options(planned))
+    execution._check_same_config(run)  # no error
+    # The same recorded run against a plan that sets the new option to another value: refused.
+    layerwise = planned.replace(model_kwargs={"weight_tying": "layerwise"})
+    run = _run_with_results(tmp_path / "b", layerwise, _memn2n_recorded_before_the_tying_options(planned))
+    with pytest.raises(ValueError, match=r"fields model_kwargs differ"):
+        execution._check_same_config(run)
+    # A data option at a value that is not its default (the exact table's inclusive draw): refused too.
+    exact = ENTRY.config("per_task_exact")
+    recorded = _memn2n_recorded_before_the_tying_options(exact)
+    run = _run_with_results(tmp_path / "c", exact, recorded)
+    with pytest.raises(ValueError, match=r"fields data_kwargs differ"):
+        execution._check_same_config(run)
+
+
+def test_resume_accepts_a_memn2n_config_json_written_before_the_tying_options(tmp_path):
+    from zoo.memn2n import ENTRY
+    from zoo.training import _check_workdir
+
+    config = ENTRY.config("smoke")
+    with open(tmp_path / "config.json", "w") as f:
+        json.dump(_memn2n_recorded_before_the_tying_options(config), f)
+    assert _check_workdir(str(tmp_path), config, resume=True, write=True) is None

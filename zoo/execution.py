@@ -40,6 +40,7 @@ from typing import Any, TextIO
 
 from zoo.config import TrainConfig
 from zoo.planning import Run
+from zoo.registry import with_option_defaults
 from zoo.worker import BOOTSTRAP, Trainer, execute, last_line, trainer_path
 
 DEFAULT_TRAINER = "zoo.training:train_and_evaluate"
@@ -329,9 +330,9 @@ def _check_same_config(run: Run) -> None:
     """A finished run is reused only if it ran the planned config; anything else would mix sweeps silently."""
     with open(run.results_path) as f:
         recorded = json.load(f).get("config")
-    if isinstance(recorded, dict):  # a field added since the run was recorded counts as its default
-        recorded = TrainConfig.with_defaults(recorded)
     planned = json.loads(run.config.to_json())
+    if isinstance(recorded, dict):  # a field or option added since the run was recorded counts as its default
+        recorded = with_option_defaults(TrainConfig.with_defaults(recorded), planned)
     if recorded != planned:
         differing = sorted(
             key for key in set(planned) | set(recorded or {}) if (recorded or {}).get(key) != planned.get(key)

@@ -7,7 +7,7 @@ imported, `register_on_keras_import` registers at once; otherwise it registers r
 finishes, through a one-shot import hook on the top-level `keras` module. When Keras' import was started by a zoo
 module (`from zoo.memn2n import babi` as a program's first import: zoo.batches imports Keras), that module is
 still half-initialized when Keras finishes, and the families' modules that need it cannot be imported yet; the
-registration then waits for the next import that starts while no zoo module is initializing.
+registration then runs right after the next module imported while no zoo module is initializing.
 """
 
 from __future__ import annotations
@@ -44,22 +44,40 @@ def _initializing_zoo_modules() -> list[str]:
     ]
 
 
-class _WhenNoZooModuleInitializes(importlib.abc.MetaPathFinder):
-    """Runs `callback` once, at the first import that starts while no zoo module is initializing; finds nothing."""
+class _AfterNextImport(importlib.abc.MetaPathFinder):
+    """Runs `callback` once, right after the first module imported while no zoo module is initializing has been
+    executed (not before: the callback may import that very module, which must then exist)."""
 
-    def __init__(self, callback: Callable[[], None]):
+    def __init__(self, callback: Callable[[], None]) -> None:
         self.callback = callback
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if not _initializing_zoo_modules() and self in sys.meta_path:
-            sys.meta_path.remove(self)
-            self.callback()
-        return None
+        if _initializing_zoo_modules() or self not in sys.meta_path:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if not _run_after_execution(spec, self.callback):
+            sys.meta_path.insert(0, self)  # not a module we can follow: wait for the next one
+        return spec
+
+
+def _run_after_execution(spec: Any, callback: Callable[[], None]) -> bool:
+    """Makes `spec`'s loader run `callback` after executing the module; False if the loader does not allow it."""
+    if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+        return False
+    execute = spec.loader.exec_module
+
+    def exec_module(module: Any) -> None:
+        execute(module)
+        callback()
+
+    spec.loader.exec_module = exec_module  # this spec's own loader object
+    return True
 
 
 def _register_when_possible() -> None:
     if _initializing_zoo_modules():
-        sys.meta_path.insert(0, _WhenNoZooModuleInitializes(_register_or_warn))
+        sys.meta_path.insert(0, _AfterNextImport(_register_or_warn))
     else:
         _register_or_warn()
 
@@ -88,15 +106,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
             return None
         sys.meta_path.remove(self)  # one shot; also lets the lookup below find the real spec
         spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        execute, callback = spec.loader.exec_module, self.callback
-
-        def exec_module(module: Any) -> None:
-            execute(module)
-            callback()
-
-        spec.loader.exec_module = exec_module  # this spec's own loader object
+        _run_after_execution(spec, self.callback)
         return spec
 
 

@@ -199,6 +199,50 @@ class ZooEntry:
         return self.configs[name]()
 
 
+def with_option_defaults(recorded: Mapping[str, Any], planned: Mapping[str, Any]) -> dict[str, Any]:
+    """`recorded` (a config dict an older version wrote) with the model and data options added since filled in.
+
+    The counterpart of `TrainConfig.with_defaults` one level down: a `model_kwargs` / `data_kwargs` key that
+    `planned` has and `recorded` lacks counts as recorded when `planned` holds that option's default (the
+    builder's parameter default, or the data options dataclass's field default), e.g. the MemN2N's
+    `weight_tying="adjacent"` for runs recorded before the option existed. Any other difference is kept.
+
+    Args:
+        recorded: a config dict as read from a config.json / results.json.
+        planned: the config dict the run would have now (`json.loads(config.to_json())`).
+
+    Returns:
+        A new dict; `recorded` unchanged when the model is not registered.
+    """
+    try:
+        entry = get(str(planned.get("model")))
+    except ValueError:
+        return dict(recorded)
+    defaults = {"model_kwargs": _parameter_defaults(entry.build_model), "data_kwargs": {}}
+    if entry.data_options is not None:
+        defaults["data_kwargs"] = {
+            field.name: list(field.default) if isinstance(field.default, tuple) else field.default
+            for field in dataclasses.fields(entry.data_options)
+            if field.default is not dataclasses.MISSING
+        }
+    filled = dict(recorded)
+    for name, option_defaults in defaults.items():
+        old, new = recorded.get(name), planned.get(name)
+        if isinstance(old, dict) and isinstance(new, dict):
+            added = {
+                key: value
+                for key, value in new.items()
+                if key not in old and key in option_defaults and option_defaults[key] == value
+            }
+            filled[name] = {**old, **added}
+    return filled
+
+
+def _parameter_defaults(builder: Callable[..., Any]) -> dict[str, Any]:
+    parameters = inspect.signature(builder).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
 def _keyword_parameters(builder: Callable[..., Any]) -> list[str] | None:
     """The keyword arguments `builder` accepts, or None when they cannot be known.
 

@@ -57,6 +57,12 @@ def test_paired_permutation_test_exact_by_enumeration():
     assert stats.paired_permutation_test([2.0, 0.0, 5.0, 4.0], [1.0, 1.0, 3.0, 0.0]) == pytest.approx(6 / 16)
 
 
+def test_paired_permutation_test_of_identical_samples_is_one_and_sampled_p_is_never_zero():
+    assert stats.paired_permutation_test([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 1.0
+    # 30 pairs all +1: every sampled sign pattern but the observed one is less extreme -> 1 / (resamples + 1).
+    assert stats.paired_permutation_test([1.0] * 30, [0.0] * 30, resamples=999) == pytest.approx(1 / 1000)
+
+
 @pytest.mark.parametrize("size", [5, 12])
 def test_paired_permutation_test_equals_scipy(size):
     rng = np.random.default_rng(size)

@@ -37,7 +37,7 @@ import keras_gradnoise
 from zoo import checkpoint, cli, distribute, summaries
 from zoo.batches import SeededBatches
 from zoo.config import TrainConfig
-from zoo.registry import TaskData, ZooEntry, get
+from zoo.registry import TaskData, ZooEntry, get, with_option_defaults
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> keras.optimizers.Optimizer:
@@ -255,9 +255,9 @@ def _check_workdir(workdir: str, config: TrainConfig, resume: bool, write: bool)
         if not os.path.exists(config_path):
             # Killed before its first write, or never started: a preemptible job always passing --resume starts.
             return None
-        with open(config_path) as f:
-            saved = TrainConfig.with_defaults(json.load(f))  # a field added since then counts as its default
         current = json.loads(config.to_json())
+        with open(config_path) as f:  # a field or option added since then counts as its default
+            saved = with_option_defaults(TrainConfig.with_defaults(json.load(f)), current)
         differing = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
         if (
             differing == ["epochs"]

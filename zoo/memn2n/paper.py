@@ -152,7 +152,8 @@ BASE_SETTINGS = tuple(f"{stage}_stage{noise}" for stage in _REFERENCE_STAGES for
 def _reference_settings(task: int | None, exact: bool = False) -> list[Setting]:
     """The six base settings, for one task (`task<tt>_<setting>`, data_kwargs tasks [t]) or the joint model.
 
-    `exact`: each task's row also states the reference code's memory size for that task (REFERENCE_MEMORY_SIZE).
+    `exact`: each task's row also states the reference code's memory size for that task (REFERENCE_MEMORY_SIZE)
+    and its blank draw (time_noise_blanks "inclusive").
     """
     settings = []
     for stage, (overrides, requires) in _REFERENCE_STAGES.items():
@@ -164,6 +165,7 @@ def _reference_settings(task: int | None, exact: bool = False) -> list[Setting]:
             else:
                 stated["data_kwargs"] = {"tasks": [task]}
                 if exact:
+                    stated["data_kwargs"]["time_noise_blanks"] = "inclusive"
                     stated["model_kwargs"] = {
                         **stated.get("model_kwargs", {}),
                         "memory_size": REFERENCE_MEMORY_SIZE[task],
@@ -249,6 +251,7 @@ EXACT_PER_TASK_REPRODUCTION = _reference_spec(
         "learning_rate",
         "data_kwargs.tasks",
         "model_kwargs.memory_size",
+        "data_kwargs.time_noise_blanks",
     ),
 )
 # One model for all 20 tasks (config_babi_joint.m), the six settings.

@@ -22,6 +22,7 @@ import numpy as np
 from absl import app, flags
 
 from zoo import reproduce, stats
+from zoo.config import parse_overrides
 from zoo.memn2n.babi_facts import TASK_NAMES
 from zoo.memn2n.paper import (
     BASE_SETTINGS,
@@ -33,16 +34,35 @@ from zoo.memn2n.paper import (
 )
 
 
-def load_runs(runs_dir: str, restarts: int, table: str | None = None) -> dict[str, list[dict[str, Any]]]:
+def load_runs(
+    runs_dir: str,
+    restarts: int,
+    table: str | None = None,
+    config_name: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
     """setting -> the results.json dicts of its finished restarts among the first `restarts`, the table's order.
 
-    `table`: one of the entry's tables (None: the main Table 4 spec).
+    Args:
+        runs_dir: the sweep's --runs_dir.
+        restarts: restarts per setting to read.
+        table: one of the entry's tables (None: the main Table 4 spec).
+        config_name: the sweep's --config (None: the table's).
+        overrides: the sweep's --override values, parsed.
+
+    Raises:
+        ValueError: a finished run ran another config than the one planned from these arguments (so that
+            runs of another recipe in the same folder are never mixed into the report).
     """
     from zoo.memn2n import (
         ENTRY,
     )  # here: building the entry imports Keras, which the table itself does not need
 
-    return reproduce.load_results(reproduce.plan_runs(ENTRY, restarts, runs_dir, table=table))
+    runs = reproduce.plan_runs(
+        ENTRY, restarts, runs_dir, config_name=config_name, overrides=overrides, table=table
+    )
+    reproduce.check_finished_runs(runs)
+    return reproduce.load_results(runs)
 
 
 def per_task_table(runs: Mapping[str, Sequence[dict[str, Any]]], order: Sequence[str] | None = None) -> str:
@@ -173,22 +193,37 @@ def compare(
 ) -> list[dict[str, Any]]:
     """Test error (%) of setting A against B, two ways, for each pair whose both settings have runs.
 
-    - over seeds: each complete seed's test error averaged over the tasks (`table4`), A's seeds against B's,
-      difference of means and a two-sided permutation test (unpaired: a seed number does not pair two runs);
-    - over tasks: each task's mean over seeds (`selection`), paired by task: the mean of the per-task
-      differences, how many tasks A has lower / higher error on, and a two-sided sign-flip permutation test.
+    - over seeds: each complete seed's test error averaged over the tasks both settings ran (as `table4` counts
+      seeds), A's seeds against B's, difference of means and a two-sided permutation test (unpaired: a seed
+      number does not pair two runs);
+    - over tasks (one model per task only): each task's mean over seeds (`selection`), paired by task: the mean
+      of the per-task differences, how many tasks A has lower / higher error on, and a two-sided sign-flip
+      permutation test. A joint model's tasks are not independent pairs, so joint settings get no task test.
+
+    Args:
+        runs: setting -> finished runs (results.json dicts), per-task ("task03_two_stage") or joint names.
+        pairs: (A, B) base settings to compare.
 
     Returns:
         One dict per testable pair: "a", "b", "seeds" (n_a, n_b), "seed_difference", "seed_p", "tasks",
-        "task_difference", "a_lower", "a_higher", "task_p". Differences are A minus B (negative: A better).
+        "task_difference", "a_lower", "a_higher", "task_p" (None for joint settings). Differences are A minus B
+        (negative: A better).
     """
-    summary, chosen = table4(runs), selection(runs)
-    seed_values = {base: values["test_error"] for base, (_, values) in _seed_means(runs).items()}
+    chosen = selection(runs)
     rows = []
     for a, b in pairs:
-        if a not in summary or b not in summary:
+        if a not in chosen or b not in chosen:
             continue
         tasks = sorted(set(chosen[a]) & set(chosen[b]))
+        per_task = any(split_setting(name)[0] is not None for name in runs if split_setting(name)[1] == a)
+        shared = {
+            name: results
+            for name, results in runs.items()
+            if split_setting(name)[1] in (a, b) and (not per_task or split_setting(name)[0] in tasks)
+        }
+        seed_values = {base: values["test_error"] for base, (_, values) in _seed_means(shared).items()}
+        if not seed_values.get(a) or not seed_values.get(b):
+            continue
         first = [chosen[a][t]["mean"] for t in tasks]
         second = [chosen[b][t]["mean"] for t in tasks]
         differences = np.subtract(first, second)
@@ -203,10 +238,22 @@ def compare(
                 "task_difference": float(differences.mean()),
                 "a_lower": int(np.sum(differences < 0)),
                 "a_higher": int(np.sum(differences > 0)),
-                "task_p": stats.paired_permutation_test(first, second),
+                "task_p": stats.paired_permutation_test(first, second) if per_task else None,
             }
         )
     return rows
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _bonferroni_note(rows: Sequence[Mapping[str, Any]]) -> str:
+    tests = sum(1 + (row["task_p"] is not None) for row in rows)
+    return (
+        f"{tests} tests on the same runs: with a Bonferroni correction a p-value above 0.05 / {tests} = "
+        f"{0.05 / tests:.4f} is no evidence."
+    )
 
 
 def against_report(
@@ -218,6 +265,14 @@ def against_report(
 
     Both tables' per-task rows are named alike ("task03_two_stage"); the baseline's are compared under the name
     "<base>@baseline" with `compare` (over seeds, and paired by task).
+
+    Args:
+        runs: this table's setting -> finished runs.
+        baseline: the other table's setting -> finished runs.
+        title: how the section names the baseline.
+
+    Returns:
+        A markdown section.
     """
     renamed = {f"{name}@baseline": results for name, results in baseline.items()}
     bases = [b for b in BASE_SETTINGS if b in selection(runs) and b in selection(baseline)]
@@ -225,7 +280,8 @@ def against_report(
     lines = [
         f"## Against {title}",
         "",
-        "Test error (%), A: this table, B: the baseline table, A minus B (negative: A lower). Tests as above.",
+        "Test error (%), A: this table, B: the baseline table, A minus B (negative: A lower). Tests as above; "
+        + (_bonferroni_note(rows) if rows else ""),
         "",
         "| setting | seeds A, B | difference over seeds | p (seeds) | tasks | mean difference over tasks "
         "| tasks A lower / higher | p (tasks) |",
@@ -234,8 +290,8 @@ def against_report(
     for row in rows:
         lines.append(
             f"| `{row['a']}` | {row['seeds'][0]}, {row['seeds'][1]} | {row['seed_difference']:+.2f} | "
-            f"{row['seed_p']:.3g} | {row['tasks']} | {row['task_difference']:+.2f} | "
-            f"{row['a_lower']} / {row['a_higher']} | {row['task_p']:.3g} |"
+            f"{_p(row['seed_p'])} | {row['tasks']} | {row['task_difference']:+.2f} | "
+            f"{row['a_lower']} / {row['a_higher']} | {_p(row['task_p'])} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -247,7 +303,10 @@ def plot_per_task(
 ) -> None:
     """Each task's mean test error over seeds with its 95 % interval, one marker per base setting; to `path`.
 
-    `paper`: (label, task -> test error %), drawn as a black bar across each task's markers.
+    Args:
+        chosen: `selection`'s base setting -> task -> cell.
+        path: the PNG to write.
+        paper: (label, task -> test error %), drawn as a black bar across each task's markers.
     """
     import matplotlib
 
@@ -262,9 +321,9 @@ def plot_per_task(
         x = [tasks.index(t) + (index - (len(order) - 1) / 2) * width for t in chosen[base]]
         cells = list(chosen[base].values())
         means = np.array([c["mean"] for c in cells])
-        errors = np.array([[c["mean"] - c["low"] for c in cells], [c["high"] - c["mean"] for c in cells]])
+        bars = np.array([[c["mean"] - c["low"] for c in cells], [c["high"] - c["mean"] for c in cells]])
         marker = "o" if base.startswith("one") else "s"
-        axis.errorbar(x, means, yerr=errors, fmt=marker, markersize=3.5, capsize=1.5, label=base)
+        axis.errorbar(x, means, yerr=bars, fmt=marker, markersize=3.5, capsize=1.5, label=base)
     if paper is not None:
         label, errors = paper
         axis.scatter(
@@ -286,7 +345,14 @@ def plot_per_task(
 
 
 def paper_column(runs: Mapping[str, Any]) -> tuple[str, dict[int, float]]:
-    """The MemN2N paper's column to compare with: per task ("task03_...") runs or one joint model."""
+    """The MemN2N paper's column to compare with.
+
+    Args:
+        runs: setting -> runs; per-task settings are named "task03_...", joint ones by their base setting.
+
+    Returns:
+        (label, task -> test error %): Sukhbaatar et al.'s per-task or joint "PE LS RN" column.
+    """
     if any(split_setting(name)[0] is not None for name in runs):
         return "MemN2N per task PE LS RN", PAPER_PER_TASK_PE_LS_RN
     return "MemN2N joint PE LS RN", PAPER_JOINT_PE_LS_RN
@@ -333,8 +399,8 @@ def selection_report(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str
             "## Comparisons (test error, A minus B; negative: A lower)",
             "",
             "Over seeds: each seed's mean over the tasks, A's seeds against B's, two-sided permutation test. Over",
-            "tasks: each task's mean over seeds, paired by task, two-sided sign-flip permutation test. Seven tests",
-            "on the same runs: read p-values above 0.05 / 7 = 0.007 as no evidence (Bonferroni).",
+            "tasks (one model per task only): each task's mean over seeds, paired by task, two-sided sign-flip",
+            f"permutation test. {_bonferroni_note(compared)}",
             "",
             "| A | B | seeds A, B | difference over seeds | p (seeds) | tasks | mean difference over tasks "
             "| tasks A lower / higher | p (tasks) |",
@@ -343,8 +409,8 @@ def selection_report(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str
         for row in compared:
             lines.append(
                 f"| `{row['a']}` | `{row['b']}` | {row['seeds'][0]}, {row['seeds'][1]} | "
-                f"{row['seed_difference']:+.2f} | {row['seed_p']:.3g} | {row['tasks']} | "
-                f"{row['task_difference']:+.2f} | {row['a_lower']} / {row['a_higher']} | {row['task_p']:.3g} |"
+                f"{row['seed_difference']:+.2f} | {_p(row['seed_p'])} | {row['tasks']} | "
+                f"{row['task_difference']:+.2f} | {row['a_lower']} / {row['a_higher']} | {_p(row['task_p'])} |"
             )
     for base in order:
         if base not in chosen:
@@ -388,6 +454,10 @@ flags.DEFINE_string(
     "reference_per_task_exact against reference_per_task.",
 )
 flags.DEFINE_string("against_table", "reference_per_task", "The table of --against_runs_dir.")
+flags.DEFINE_string("config", None, "The sweep's --config (default: the table's).")
+flags.DEFINE_multi_string(
+    "override", [], "The sweep's --override values (field=value), e.g. seed=100; applied to both tables."
+)
 flags.DEFINE_string(
     "table",
     None,
@@ -398,7 +468,11 @@ flags.DEFINE_string(
 
 def main(argv: list[str]) -> None:
     del argv
-    runs = load_runs(FLAGS.runs_dir, FLAGS.restarts, FLAGS.table)
+    try:
+        overrides = parse_overrides(FLAGS.override)
+        runs = load_runs(FLAGS.runs_dir, FLAGS.restarts, FLAGS.table, FLAGS.config, overrides)
+    except ValueError as error:  # a bad override or table, or runs of another config: one line, exit 2
+        raise app.UsageError(str(error)) from None
     if not any(runs.values()):
         raise app.UsageError(f"No finished runs (results.json) under {FLAGS.runs_dir!r}.")
     if FLAGS.table is not None:
@@ -406,7 +480,12 @@ def main(argv: list[str]) -> None:
 
         text = selection_report(runs, ENTRY.table(FLAGS.table).title)
         if FLAGS.against_runs_dir:
-            baseline = load_runs(FLAGS.against_runs_dir, FLAGS.restarts, FLAGS.against_table)
+            try:
+                baseline = load_runs(
+                    FLAGS.against_runs_dir, FLAGS.restarts, FLAGS.against_table, None, overrides
+                )
+            except ValueError as error:
+                raise app.UsageError(str(error)) from None
             if not any(baseline.values()):
                 raise app.UsageError(f"No finished runs (results.json) under {FLAGS.against_runs_dir!r}.")
             text += "\n" + against_report(runs, baseline, f"`{FLAGS.against_table}`")

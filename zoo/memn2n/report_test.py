@@ -172,8 +172,31 @@ def test_compare_detects_a_consistent_per_task_difference():
     (row,) = compare(runs)
     assert row["task_difference"] == pytest.approx(-10.0) and row["a_lower"] == 8
     assert row["task_p"] == pytest.approx(2 / 256)
-    # Over seeds: 10, 30 against 20, 40 -> -10, not significant with two seeds an arm.
-    assert row["seed_difference"] == pytest.approx(-10.0) and row["seed_p"] > 0.3
+    # Over seeds: 10, 30 against 20, 40 -> -10; of the 6 splits of {10, 20, 30, 40} into 2 + 2, four differ by
+    # >= 10 ({10,30}/{20,40}, {10,20}/{30,40} and their mirrors): p = 4/6.
+    assert row["seed_difference"] == pytest.approx(-10.0) and row["seed_p"] == pytest.approx(4 / 6)
+
+
+def test_compare_averages_both_settings_over_the_same_tasks():
+    # A ran tasks 1 and 2, B only task 1 (a partial sweep): the seed means must not average A over 2 tasks
+    # and B over 1.
+    runs = {**PER_TASK_RUNS, "task01_one_stage": ONE_STAGE_RUNS["task01_one_stage"]}
+    (row,) = compare(runs)
+    # Task 1 only: two-stage seeds 30, 40, 20 (mean 30) against one-stage 50, 60, 40 (mean 50).
+    assert row["tasks"] == 1 and row["seed_difference"] == pytest.approx(-20.0)
+    assert row["task_difference"] == pytest.approx(-20.0)
+
+
+def test_compare_of_joint_settings_has_no_task_test():
+    runs = {
+        "two_stage": [_run(0, 0.1, 0.1, {1: 0.1, 2: 0.3}), _run(1, 0.1, 0.1, {1: 0.2, 2: 0.4})],
+        "one_stage": [_run(0, 0.1, 0.1, {1: 0.3, 2: 0.5}), _run(1, 0.1, 0.1, {1: 0.4, 2: 0.6})],
+    }
+    (row,) = compare(runs)
+    # One model answers all tasks: seed means 20, 30 vs 40, 50; the tasks are not independent pairs.
+    assert row["seed_difference"] == pytest.approx(-20.0) and row["task_p"] is None
+    assert "| `two_stage` | `one_stage` | 2, 2 | -20.00 |" in selection_report(runs, "t")
+    assert "| -20.00 | 2 / 0 | - |" in selection_report(runs, "t")
 
 
 def test_joint_table4_counts_the_tasks_the_model_answered():
