@@ -1,8 +1,8 @@
 """Per-task test errors of finished MemN2N runs beside the MemN2N paper's, as markdown tables.
 
     python -m zoo.memn2n.report --runs_dir=runs/memn2n --out=docs/results/memn2n_table4_joint_cpu/per_task.md
-    python -m zoo.memn2n.report --table=reference_per_task --restarts=5 --runs_dir=runs/memn2n/per_task \
-        --out=docs/results/memn2n_reference_per_task/selection.md
+    python -m zoo.memn2n.report --table=reference_per_task --override seed=100 --restarts=5 \
+        --runs_dir=runs/memn2n/reference_per_task --out=docs/results/memn2n_reference_per_task_cpu/selection.md
 
 The runs are those `reproduce.py --model=memn2n [--table=...]` made under `--runs_dir` (zoo.planning's layout,
 read by zoo.reproduce.load_results). Without --table: a setting's column is the mean over its finished restarts
@@ -440,30 +440,35 @@ def selection_report(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("runs_dir", "runs/memn2n", "The reproduction's runs directory.")
-flags.DEFINE_integer(
-    "restarts", 20, "Restarts per setting to read (reproduce.py --restarts); missing ones are skipped."
-)
-flags.DEFINE_string(
-    "out", "docs/results/memn2n_table4_joint_cpu/per_task.md", "Where the markdown table goes."
-)
-flags.DEFINE_string(
-    "against_runs_dir",
-    None,
-    "With --table: also compare with the runs of --against_table under this directory (same row names), e.g. "
-    "reference_per_task_exact against reference_per_task.",
-)
-flags.DEFINE_string("against_table", "reference_per_task", "The table of --against_runs_dir.")
-flags.DEFINE_string("config", None, "The sweep's --config (default: the table's).")
-flags.DEFINE_multi_string(
-    "override", [], "The sweep's --override values (field=value), e.g. seed=100; applied to both tables."
-)
-flags.DEFINE_string(
-    "table",
-    None,
-    "reference_per_task or reference_joint (reproduce.py --table): write the selection report of that table; "
-    "default: the per-task table of the main Table 4 sweep.",
-)
+
+
+def define_flags() -> None:
+    """The command line's flags, defined when run as a program only: train.py and reproduce.py define flags of
+    the same names (--config, --override, --runs_dir, ...) in the same absl registry, and tests import them all."""
+    flags.DEFINE_string("runs_dir", "runs/memn2n", "The reproduction's runs directory.")
+    flags.DEFINE_integer(
+        "restarts", 20, "Restarts per setting to read (reproduce.py --restarts); missing ones are skipped."
+    )
+    flags.DEFINE_string(
+        "out", "docs/results/memn2n_table4_joint_cpu/per_task.md", "Where the markdown table goes."
+    )
+    flags.DEFINE_string(
+        "against_runs_dir",
+        None,
+        "With --table: also compare with the runs of --against_table under this directory (same row names), e.g. "
+        "reference_per_task_exact against reference_per_task.",
+    )
+    flags.DEFINE_string("against_table", "reference_per_task", "The table of --against_runs_dir.")
+    flags.DEFINE_string("config", None, "The sweep's --config (default: the table's).")
+    flags.DEFINE_multi_string(
+        "override", [], "The sweep's --override values (field=value), e.g. seed=100; applied to both tables."
+    )
+    flags.DEFINE_string(
+        "table",
+        None,
+        "reference_per_task or reference_joint (reproduce.py --table): write the selection report of that table; "
+        "default: the per-task table of the main Table 4 sweep.",
+    )
 
 
 def main(argv: list[str]) -> None:
@@ -504,4 +509,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
