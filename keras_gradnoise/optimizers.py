@@ -234,11 +234,13 @@ class GradientNoiseMixin:
         apply_if = None
         if self._skips_nonfinite():
             apply_if = backend.all_finite(grads)  # the noise is finite: checked before it is added
-        noised = [self.uses_gradient_noise(v) for v in trainable_variables]  # static, decided when traced
-        if self.track_gradient_rms:
-            self._track_gradient_rms(grads, noised, apply_if)
-        if not self.noise_schedule.is_zero:
-            grads = self._add_noise(grads, noised, step)
+        if self.track_gradient_rms or not self.noise_schedule.is_zero:
+            # Static, decided when traced; built only when a step needs it (eager torch pays it every step).
+            noised = [self.uses_gradient_noise(v) for v in trainable_variables]
+            if self.track_gradient_rms:
+                self._track_gradient_rms(grads, noised, apply_if)
+            if not self.noise_schedule.is_zero:
+                grads = self._add_noise(grads, noised, step)
         backend.apply_updates(
             self, self._base_update_step, grads, trainable_variables, learning_rate, apply_if=apply_if
         )

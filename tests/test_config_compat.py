@@ -139,3 +139,17 @@ def test_resume_accepts_a_memn2n_config_json_written_before_the_tying_options(tm
     with open(tmp_path / "config.json", "w") as f:
         json.dump(_memn2n_recorded_before_the_tying_options(config), f)
     assert _check_workdir(str(tmp_path), config, resume=True, write=True) is None
+
+
+def test_options_of_the_model_class_behind_a_kwargs_builder_count_as_their_defaults(tmp_path):
+    """neural_gpu's build_model(**kwargs) passes its options to the model class: an option at the class's default
+    (mask_padding=False) missing from an old record is filled in; at another value it is a difference."""
+    from zoo.neural_gpu import ENTRY
+
+    base = ENTRY.config("smoke")
+    recorded = json.loads(base.to_json())
+    run = _run_with_results(tmp_path, base.replace(model_kwargs={"mask_padding": False}), recorded)
+    execution._check_same_config(run)  # no error
+    run = _run_with_results(tmp_path / "b", base.replace(model_kwargs={"mask_padding": True}), recorded)
+    with pytest.raises(ValueError, match=r"fields model_kwargs differ"):
+        execution._check_same_config(run)

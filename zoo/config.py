@@ -145,13 +145,18 @@ class TrainConfig:
     def with_defaults(cls, recorded: dict[str, Any]) -> dict[str, Any]:
         """A config dict recorded by an older version (config.json, results.json) with the fields added since
         filled in with their defaults, so that it compares equal to the same config written now."""
-        filled = dict(recorded)
-        for field in dataclasses.fields(cls):
-            if field.name not in filled and field.default_factory is not dataclasses.MISSING:
-                filled[field.name] = field.default_factory()
-            elif field.name not in filled and field.default is not dataclasses.MISSING:
-                filled[field.name] = field.default
-        return filled
+        return {**field_defaults(cls), **recorded}
+
+
+def field_defaults(cls: type) -> dict[str, Any]:
+    """A dataclass's fields that have a default (or a default factory) -> that default."""
+    defaults = {}
+    for field in dataclasses.fields(cls):
+        if field.default_factory is not dataclasses.MISSING:
+            defaults[field.name] = field.default_factory()
+        elif field.default is not dataclasses.MISSING:
+            defaults[field.name] = field.default
+    return defaults
 
 
 _FIELD_NAMES = frozenset(field.name for field in dataclasses.fields(TrainConfig))

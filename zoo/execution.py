@@ -38,7 +38,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
-from zoo.config import TrainConfig
 from zoo.planning import Run
 from zoo.registry import with_option_defaults
 from zoo.worker import BOOTSTRAP, Trainer, execute, last_line, trainer_path
@@ -332,7 +331,7 @@ def _check_same_config(run: Run) -> None:
         recorded = json.load(f).get("config")
     planned = json.loads(run.config.to_json())
     if isinstance(recorded, dict):  # a field or option added since the run was recorded counts as its default
-        recorded = with_option_defaults(TrainConfig.with_defaults(recorded), planned)
+        recorded = with_option_defaults(recorded, planned)
     if recorded != planned:
         differing = sorted(
             key for key in set(planned) | set(recorded or {}) if (recorded or {}).get(key) != planned.get(key)

@@ -39,7 +39,3 @@ class RunningRatio(keras.metrics.Metric):
 
     def result(self) -> Any:
         return ops.divide_no_nan(self.count, self.total)
-
-    def reset_state(self) -> None:
-        self.count.assign(0.0)
-        self.total.assign(0.0)

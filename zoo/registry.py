@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from zoo.config import TrainConfig
+from zoo.config import TrainConfig, field_defaults
 
 if TYPE_CHECKING:
     from zoo.pretrained import Preset
@@ -200,9 +200,8 @@ class ZooEntry:
 
 
 def with_option_defaults(recorded: Mapping[str, Any], planned: Mapping[str, Any]) -> dict[str, Any]:
-    """`recorded` (a config dict an older version wrote) with the model and data options added since filled in.
-
-    The counterpart of `TrainConfig.with_defaults` one level down: a `model_kwargs` / `data_kwargs` key that
+    """`recorded` (a config dict an older version wrote) with the fields, model and data options added since
+    filled in: the fields by `TrainConfig.with_defaults`, and one level down a `model_kwargs` / `data_kwargs` key that
     `planned` has and `recorded` lacks counts as recorded when `planned` holds that option's default (the
     builder's parameter default, or the data options dataclass's field default), e.g. the MemN2N's
     `weight_tying="adjacent"` for runs recorded before the option existed. Any other difference is kept.
@@ -212,20 +211,18 @@ def with_option_defaults(recorded: Mapping[str, Any], planned: Mapping[str, Any]
         planned: the config dict the run would have now (`json.loads(config.to_json())`).
 
     Returns:
-        A new dict; `recorded` unchanged when the model is not registered.
+        A new dict; only the fields filled in when the model is not registered.
     """
+    filled = TrainConfig.with_defaults(recorded)
     try:
         entry = get(str(planned.get("model")))
     except ValueError:
-        return dict(recorded)
-    defaults = {"model_kwargs": _parameter_defaults(entry.build_model), "data_kwargs": {}}
-    if entry.data_options is not None:
-        defaults["data_kwargs"] = {
-            field.name: list(field.default) if isinstance(field.default, tuple) else field.default
-            for field in dataclasses.fields(entry.data_options)
-            if field.default is not dataclasses.MISSING
-        }
-    filled = dict(recorded)
+        return filled
+    data_defaults = field_defaults(entry.data_options) if entry.data_options is not None else {}
+    defaults = {
+        "model_kwargs": _parameter_defaults(entry.build_model),
+        "data_kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in data_defaults.items()},
+    }
     for name, option_defaults in defaults.items():
         old, new = recorded.get(name), planned.get(name)
         if isinstance(old, dict) and isinstance(new, dict):
@@ -238,20 +235,31 @@ def with_option_defaults(recorded: Mapping[str, Any], planned: Mapping[str, Any]
     return filled
 
 
-def _parameter_defaults(builder: Callable[..., Any]) -> dict[str, Any]:
-    parameters = inspect.signature(builder).parameters.values()
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
-
-
 def _keyword_parameters(builder: Callable[..., Any]) -> list[str] | None:
-    """The keyword arguments `builder` accepts, or None when they cannot be known.
+    """The keyword arguments `builder` accepts, or None when they cannot be known (see `_option_parameters`)."""
+    parameters = _option_parameters(builder)
+    return None if parameters is None else [p.name for p in parameters]
+
+
+def _parameter_defaults(builder: Callable[..., Any]) -> dict[str, Any]:
+    """The model options `builder` gives a default, as JSON values (a tuple default compares as a list)."""
+    return {
+        p.name: list(p.default) if isinstance(p.default, tuple) else p.default
+        for p in _option_parameters(builder) or ()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+def _option_parameters(builder: Callable[..., Any]) -> list[inspect.Parameter] | None:
+    """The keyword parameters `builder` accepts, or None when they cannot be known.
 
     A builder that passes `**kwargs` on to the model class it returns (`def build_model(**kwargs) -> DeepMLP`)
-    accepts that class's named constructor arguments too; the class's own `**kwargs` (Keras' name, dtype, ...)
-    are not model options. Without a return annotation such a builder's keys are not checked.
+    accepts that class's named constructor arguments too (the builder's own parameters come first); the class's
+    own `**kwargs` (Keras' name, dtype, ...) are not model options. Without a return annotation such a builder's
+    keys are not checked.
     """
     parameters = list(inspect.signature(builder).parameters.values())
-    named = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    named = [p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     if not any(p.kind is p.VAR_KEYWORD for p in parameters):
         return named
     try:
@@ -260,15 +268,12 @@ def _keyword_parameters(builder: Callable[..., Any]) -> list[str] | None:
         return None
     if not inspect.isclass(returned) or returned.__init__ is object.__init__:
         return None
-    from_class = _keyword_parameters_of_class(returned)
+    from_class = list(inspect.signature(returned.__init__).parameters.values())[1:]  # without self
+    from_class = [p for p in from_class if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     if not from_class:  # a generic base such as keras.Model names no options: nothing to check against
         return None
-    return named + [name for name in from_class if name not in named]
-
-
-def _keyword_parameters_of_class(cls: type) -> list[str]:
-    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]  # without self
-    return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    names = {p.name for p in named}
+    return named + [p for p in from_class if p.name not in names]
 
 
 def _check_keys(model: str, field: str, given: Mapping[str, Any], accepted: Sequence[str]) -> None:

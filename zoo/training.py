@@ -257,7 +257,7 @@ def _check_workdir(workdir: str, config: TrainConfig, resume: bool, write: bool)
             return None
         current = json.loads(config.to_json())
         with open(config_path) as f:  # a field or option added since then counts as its default
-            saved = with_option_defaults(TrainConfig.with_defaults(json.load(f)), current)
+            saved = with_option_defaults(json.load(f), current)
         differing = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
         if (
             differing == ["epochs"]

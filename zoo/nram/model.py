@@ -189,11 +189,14 @@ def build_model(**model_kwargs: Any) -> keras.Model:
     return build_nram(**{**MODEL_DEFAULTS, **model_kwargs})
 
 
-# The options the builder takes are NRAMCore's (memory_size included); the registry checks model_kwargs against
-# this signature, which the builder's `**model_kwargs` alone would hide.
+# The options the builder takes are NRAMCore's (memory_size included), with the builder's own defaults; the
+# registry checks model_kwargs (and fills options missing from old records) against this signature, which the
+# builder's `**model_kwargs` alone would hide.
 build_model.__signature__ = inspect.Signature(
     [
-        parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        parameter.replace(
+            kind=inspect.Parameter.KEYWORD_ONLY, default=MODEL_DEFAULTS.get(name, parameter.default)
+        )
         for name, parameter in inspect.signature(NRAMCore.__init__).parameters.items()
         if name not in ("self", "kwargs")
     ]
