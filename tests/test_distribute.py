@@ -124,6 +124,10 @@ def test_gradient_accumulation_with_several_replicas_is_refused():
     with pytest.raises(distribute.StrategyError, match="keras-team/keras#20582"):
         distribute.check_supported(TwoReplicas(), optimizer)
     distribute.check_supported(TwoReplicas(), keras.optimizers.SGD())  # no accumulation: fine
+    # Mixed precision wraps the configured optimizer in a LossScaleOptimizer: still seen, noisy or not.
+    wrapped = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(gradient_accumulation_steps=4))
+    with pytest.raises(distribute.StrategyError, match="keras-team/keras#20582"):
+        distribute.check_supported(TwoReplicas(), wrapped)
 
 
 def test_data_parallel_on_tensorflow_is_mirrored_strategy():

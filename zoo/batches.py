@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 
 
 class SeededBatches(keras.utils.PyDataset):
@@ -33,3 +34,13 @@ class SeededBatches(keras.utils.PyDataset):
     def set_epoch(self, epoch: int) -> None:
         """Selects the epoch whose batches `__getitem__` serves."""
         self.epoch = int(epoch)
+
+    def epoch_order(self, size: int, *stream: int, epoch: int | None = None) -> np.ndarray:
+        """The permutation of `size` examples for `epoch` (default: the selected one), from the seed sequence
+        [seed, *stream, epoch]; computed once per epoch, not once per batch."""
+        epoch = self.epoch if epoch is None else epoch
+        key = (size, stream, epoch)
+        if getattr(self, "_order_key", None) != key:
+            self._order = np.random.default_rng([self.seed, *stream, epoch]).permutation(size)
+            self._order_key = key
+        return self._order

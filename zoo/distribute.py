@@ -388,7 +388,11 @@ def check_supported(strategy: Any, optimizer: Any) -> None:
         StrategyError: gradient accumulation under a strategy with several replicas (keras-team/keras#20582).
     """
     replicas = getattr(strategy, "num_replicas_in_sync", 1)
-    if replicas > 1 and getattr(optimizer, "gradient_accumulation_steps", None):
+    accumulates = False
+    while optimizer is not None:  # a LossScaleOptimizer (mixed precision) holds the configured one inside
+        accumulates = accumulates or bool(getattr(optimizer, "gradient_accumulation_steps", None))
+        optimizer = getattr(optimizer, "inner_optimizer", None)
+    if replicas > 1 and accumulates:
         raise StrategyError(
             f"gradient_accumulation_steps does not work under {type(strategy).__name__} with {replicas} replicas "
             "in Keras 3.15 (upstream keras-team/keras#20582); raise --batch_size instead or train on one device."

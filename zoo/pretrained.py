@@ -261,26 +261,26 @@ def export(preset: Preset, workdir: str, command: str, saved_models: str | None 
     try:
         model = keras.saving.load_model(staged)
         measured = preset.measure(model, run_config(results))
-    except BaseException:
-        os.remove(staged)
-        raise
-    metadata: dict[str, Any] = {
-        "model": preset.model,
-        "preset": preset.name,
-        "file": preset.file,
-        "sha256": sha256_file(staged),
-        "command": command,
-        "config": results["config"],
-        "data": results.get("data_info", {}),
-        "metrics": results["metrics"],
-    }
-    *parents, last = preset.metric.split(".")
-    record = metadata
-    for key in parents:
-        record = record.setdefault(key, {})
-    record[last] = measured
-    metadata.update(provenance(results))
-    os.replace(staged, target)
+        metadata: dict[str, Any] = {
+            "model": preset.model,
+            "preset": preset.name,
+            "file": preset.file,
+            "sha256": sha256_file(staged),
+            "command": command,
+            "config": results["config"],
+            "data": results.get("data_info", {}),
+            "metrics": results["metrics"],
+        }
+        *parents, last = preset.metric.split(".")
+        record = metadata
+        for key in parents:
+            record = record.setdefault(key, {})
+        record[last] = measured
+        metadata.update(provenance(results))
+        os.replace(staged, target)
+    finally:
+        if os.path.exists(staged):  # anything failed before the replace: no staged copy left behind
+            os.remove(staged)
     write_metadata(folder, preset.name, metadata)
     return metadata
 

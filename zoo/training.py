@@ -149,18 +149,13 @@ class ArrayBatches(SeededBatches):
             )
         self.num_rows = lengths.pop()
         self.shuffle = shuffle
-        self._order_epoch: int | None = None
-        self._order: np.ndarray | None = None
 
     def __len__(self) -> int:
         return math.ceil(self.num_rows / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple:
-        if self._order_epoch != self.epoch:
-            rng = np.random.default_rng([self.seed, self.epoch])
-            self._order = rng.permutation(self.num_rows) if self.shuffle else np.arange(self.num_rows)
-            self._order_epoch = self.epoch
-        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        order = self.epoch_order(self.num_rows) if self.shuffle else np.arange(self.num_rows)
+        rows = order[index * self.batch_size : (index + 1) * self.batch_size]
         return keras.tree.map_structure(lambda a: a[rows], self.arrays)
 
 
@@ -381,8 +376,7 @@ def _train(
     steps = config.steps_per_epoch or len(source)
     with distribute.scope(strategy_obj):
         model = build_compiled_model(entry, config, steps)
-        # The noisy optimizer itself: under mixed_float16 Keras wraps it in a LossScaleOptimizer.
-        distribute.check_supported(strategy_obj, keras_gradnoise.find_noisy_optimizer(model.optimizer))
+        distribute.check_supported(strategy_obj, model.optimizer)
     distribute.patch_for_multi_worker(model)
     # Build weights, metrics and optimizer now (fit would do it lazily) so a checkpoint can be loaded into them.
     first = EpochView(source, steps)[0]

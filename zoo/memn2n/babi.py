@@ -353,7 +353,7 @@ class BabiBatches(SeededBatches):
 
     def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         n = len(self.arrays["answer"])
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
+        order = self.epoch_order(n)
         rows = order[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, index, 1])
         times = time_ids(

@@ -7,6 +7,7 @@ over the batch as in the reference code, 10% of every task's training questions 
 
 from __future__ import annotations
 
+from zoo import rows
 from zoo.config import TrainConfig
 from zoo.memn2n.babi_facts import ALL_TASKS, BABI_EN_VOCABULARY, REFERENCE_MEMORY_SIZE
 from zoo.memn2n.data import MemN2NDataOptions
@@ -86,7 +87,7 @@ def joint_cpu() -> TrainConfig:
 # Clipping: nn/Weight.m clips each weight matrix's gradient on its own (max_grad_norm 40), not the gradient of
 # all weights jointly, so these configs clip per tensor (Keras clipnorm). Matlab's norm() of a matrix is its
 # largest singular value, which is at most the Frobenius norm clipnorm uses: ours clips at least as often.
-_REFERENCE_CLIPPING = {"global_clipnorm": None, "clipnorm": 40.0}
+REFERENCE_CLIPPING = rows.clipping(norm=40.0)
 _PER_TASK_SCHEDULE = {"switch": "plateau", "stage_epochs": 100, "decay_every": 25, "patience": 1}
 _JOINT_SCHEDULE = {"switch": "plateau", "stage_epochs": 60, "decay_every": 15, "patience": 1}
 
@@ -97,7 +98,8 @@ def per_task() -> TrainConfig:
     Linear start at lr 0.01/2 until the validation loss stops falling, at most 20 epochs (ls_nepochs); then the
     softmax is put back and the schedule restarts: 100 epochs (nepochs) from 0.005, halved every 25
     (lrate_decay_step) as train.m counts; then the run stops. Embedding 20 (input_dim), 3 hops, each weight's
-    gradient clipped to norm 40 on its own (max_grad_norm in nn/Weight.m), batch 32, random time noise 0.1 (randomize_time), adjacent tying (share_type = 1).
+    gradient clipped to norm 40 on its own (max_grad_norm in nn/Weight.m), batch 32, random time noise 0.1
+    (randomize_time), adjacent tying (share_type = 1).
     `reproduce.py --table=reference_per_task` trains it for each task; another task in Python:
     `config.replace(data_kwargs={"tasks": [3]})`.
 
@@ -108,7 +110,7 @@ def per_task() -> TrainConfig:
         data_kwargs={"schedule": dict(_PER_TASK_SCHEDULE)},
         learning_rate=0.005,
         lr_decay_every_epochs=None,  # the schedule callback sets the rate every epoch
-        **_REFERENCE_CLIPPING,
+        **REFERENCE_CLIPPING,
         epochs=20
         + _PER_TASK_SCHEDULE["stage_epochs"],  # an upper bound: the run stops 100 epochs after the switch
     )
@@ -170,7 +172,7 @@ def joint_reference() -> TrainConfig:
         data_kwargs={"tasks": list(ALL_TASKS), "schedule": dict(_JOINT_SCHEDULE)},
         learning_rate=0.005,
         lr_decay_every_epochs=None,
-        **_REFERENCE_CLIPPING,
+        **REFERENCE_CLIPPING,
         epochs=30 + _JOINT_SCHEDULE["stage_epochs"],
     )
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from zoo import rows
 from zoo.memn2n.babi_facts import ALL_TASKS, REFERENCE_MEMORY_SIZE
+from zoo.memn2n.configs import REFERENCE_CLIPPING
 from zoo.registry import ReproductionSpec, Setting
 
 # Sukhbaatar et al. 2015, Table 1, bAbI 1k, 3 hops, "PE LS RN" trained jointly on all 20 tasks: test error (%).
@@ -139,8 +140,6 @@ _REFERENCE_STAGES = {
     "one": ({"model_kwargs": {"linear_start_epochs": 0}, "learning_rate": 0.01}, {}),
     "two": ({"learning_rate": 0.005}, {"model_kwargs.linear_start_epochs": rows.AtLeast(1)}),
 }
-# The reference code clips each weight's gradient on its own (configs.py, _REFERENCE_CLIPPING).
-_REFERENCE_CLIP = rows.clipping(norm=40.0)
 _NOISES = {
     "": rows.no_noise(),
     "_noise_eta1": rows.annealed_noise(1.0),
@@ -159,7 +158,7 @@ def _reference_settings(task: int | None, exact: bool = False) -> list[Setting]:
     for stage, (overrides, requires) in _REFERENCE_STAGES.items():
         for suffix, noise in _NOISES.items():
             base = f"{stage}_stage{suffix}"
-            stated = {**overrides, **noise, **_REFERENCE_CLIP}
+            stated = {**overrides, **noise, **REFERENCE_CLIPPING}
             if task is None:
                 settings.append(Setting(base, stated, TABLE4.get(base, {}), requires=requires))
             else:

@@ -248,6 +248,24 @@ def _p(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
+def _comparison_table(rows: Sequence[Mapping[str, Any]], with_b: bool) -> list[str]:
+    """Markdown lines of `compare`'s rows; `with_b` adds the B column (a baseline table's rows need none)."""
+    head = "| A | B |" if with_b else "| setting |"
+    lines = [
+        f"{head} seeds A, B | difference over seeds | p (seeds) | tasks | mean difference over tasks "
+        "| tasks A lower / higher | p (tasks) |",
+        "|" + "---|" * (8 + with_b),
+    ]
+    for row in rows:
+        b = f" `{row['b']}` |" if with_b else ""
+        lines.append(
+            f"| `{row['a']}` |{b} {row['seeds'][0]}, {row['seeds'][1]} | {row['seed_difference']:+.2f} | "
+            f"{_p(row['seed_p'])} | {row['tasks']} | {row['task_difference']:+.2f} | "
+            f"{row['a_lower']} / {row['a_higher']} | {_p(row['task_p'])} |"
+        )
+    return lines
+
+
 def _bonferroni_note(rows: Sequence[Mapping[str, Any]]) -> str:
     tests = sum(1 + (row["task_p"] is not None) for row in rows)
     return (
@@ -275,7 +293,10 @@ def against_report(
         A markdown section.
     """
     renamed = {f"{name}@baseline": results for name, results in baseline.items()}
-    bases = [b for b in BASE_SETTINGS if b in selection(runs) and b in selection(baseline)]
+    ran = [
+        {split_setting(name)[1] for name, results in table.items() if results} for table in (runs, baseline)
+    ]
+    bases = [b for b in BASE_SETTINGS if b in ran[0] and b in ran[1]]
     rows = compare({**runs, **renamed}, [(base, f"{base}@baseline") for base in bases])
     lines = [
         f"## Against {title}",
@@ -283,16 +304,8 @@ def against_report(
         "Test error (%), A: this table, B: the baseline table, A minus B (negative: A lower). Tests as above; "
         + (_bonferroni_note(rows) if rows else ""),
         "",
-        "| setting | seeds A, B | difference over seeds | p (seeds) | tasks | mean difference over tasks "
-        "| tasks A lower / higher | p (tasks) |",
-        "|---|---|---|---|---|---|---|---|",
+        *_comparison_table(rows, with_b=False),
     ]
-    for row in rows:
-        lines.append(
-            f"| `{row['a']}` | {row['seeds'][0]}, {row['seeds'][1]} | {row['seed_difference']:+.2f} | "
-            f"{_p(row['seed_p'])} | {row['tasks']} | {row['task_difference']:+.2f} | "
-            f"{row['a_lower']} / {row['a_higher']} | {_p(row['task_p'])} |"
-        )
     return "\n".join(lines) + "\n"
 
 
@@ -402,16 +415,8 @@ def selection_report(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str
             "tasks (one model per task only): each task's mean over seeds, paired by task, two-sided sign-flip",
             f"permutation test. {_bonferroni_note(compared)}",
             "",
-            "| A | B | seeds A, B | difference over seeds | p (seeds) | tasks | mean difference over tasks "
-            "| tasks A lower / higher | p (tasks) |",
-            "|---|---|---|---|---|---|---|---|---|",
+            *_comparison_table(compared, with_b=True),
         ]
-        for row in compared:
-            lines.append(
-                f"| `{row['a']}` | `{row['b']}` | {row['seeds'][0]}, {row['seeds'][1]} | "
-                f"{row['seed_difference']:+.2f} | {_p(row['seed_p'])} | {row['tasks']} | "
-                f"{row['task_difference']:+.2f} | {row['a_lower']} / {row['a_higher']} | {_p(row['task_p'])} |"
-            )
     for base in order:
         if base not in chosen:
             continue

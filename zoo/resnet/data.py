@@ -164,8 +164,6 @@ class AugmentedImages(SeededBatches):
         self.augment = augment
         self.shuffle = shuffle
         self.padding = padding
-        self._order_epoch: int | None = None
-        self._order: np.ndarray | None = None
 
     def __len__(self) -> int:
         return -(-len(self.images) // self.batch_size)
@@ -174,11 +172,8 @@ class AugmentedImages(SeededBatches):
         """The permutation of the examples used in `epoch` (the identity when not shuffling)."""
         if not self.shuffle:
             return np.arange(len(self.images))
-        if self._order_epoch != epoch:
-            # Stream 0 = order, stream 1 = augmentation: separate seed sequences, never overlapping.
-            self._order = np.random.default_rng([self.seed, 0, epoch]).permutation(len(self.images))
-            self._order_epoch = epoch
-        return self._order
+        # Stream 0 = order, stream 1 = augmentation: separate seed sequences, never overlapping.
+        return self.epoch_order(len(self.images), 0, epoch=epoch)
 
     def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Batch `index` of `epoch`: float32 images in [0, 255] and int32 labels."""
