@@ -7,11 +7,11 @@ over the batch as in the reference code, 10% of every task's training questions 
 
 from __future__ import annotations
 
-from zoo import rows
 from zoo.config import TrainConfig
 from zoo.memn2n.babi_facts import ALL_TASKS, BABI_EN_VOCABULARY, REFERENCE_MEMORY_SIZE
 from zoo.memn2n.data import MemN2NDataOptions
 from zoo.memn2n.model import model_arguments
+from zoo.memn2n.paper import REFERENCE_CLIPPING
 
 
 def base() -> TrainConfig:
@@ -84,10 +84,6 @@ def joint_cpu() -> TrainConfig:
 # how train_linear_start.m and train.m use them). The learning rate is the one both stages start at: with
 # linear start both files set ls_init_lrate = config.init_lrate = 0.01/2. The rows of the reference tables
 # (paper.py) set it per row: 0.005 two-stage, 0.01 one-stage (the files' init_lrate without linear start).
-# Clipping: nn/Weight.m clips each weight matrix's gradient on its own (max_grad_norm 40), not the gradient of
-# all weights jointly, so these configs clip per tensor (Keras clipnorm). Matlab's norm() of a matrix is its
-# largest singular value, which is at most the Frobenius norm clipnorm uses: ours clips at least as often.
-REFERENCE_CLIPPING = rows.clipping(norm=40.0)
 _PER_TASK_SCHEDULE = {"switch": "plateau", "stage_epochs": 100, "decay_every": 25, "patience": 1}
 _JOINT_SCHEDULE = {"switch": "plateau", "stage_epochs": 60, "decay_every": 15, "patience": 1}
 

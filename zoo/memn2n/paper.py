@@ -10,7 +10,6 @@ import numpy as np
 
 from zoo import rows
 from zoo.memn2n.babi_facts import ALL_TASKS, REFERENCE_MEMORY_SIZE
-from zoo.memn2n.configs import REFERENCE_CLIPPING
 from zoo.registry import ReproductionSpec, Setting
 
 # Sukhbaatar et al. 2015, Table 1, bAbI 1k, 3 hops, "PE LS RN" trained jointly on all 20 tasks: test error (%).
@@ -140,6 +139,10 @@ _REFERENCE_STAGES = {
     "one": ({"model_kwargs": {"linear_start_epochs": 0}, "learning_rate": 0.01}, {}),
     "two": ({"learning_rate": 0.005}, {"model_kwargs.linear_start_epochs": rows.AtLeast(1)}),
 }
+# Clipping: nn/Weight.m clips each weight matrix's gradient on its own (max_grad_norm 40), not the gradient of
+# all weights jointly, so the reference configs and rows clip per tensor (Keras clipnorm). Matlab's norm() of a matrix is its
+# largest singular value, which is at most the Frobenius norm clipnorm uses: ours clips at least as often.
+REFERENCE_CLIPPING = rows.clipping(norm=40.0)
 _NOISES = {
     "": rows.no_noise(),
     "_noise_eta1": rows.annealed_noise(1.0),
