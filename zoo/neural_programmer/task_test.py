@@ -13,7 +13,7 @@ from zoo.neural_programmer.paper import REPRODUCTION
 
 def test_entry_is_registered_with_its_configs():
     assert zoo.get("neural_programmer") is ENTRY
-    for name in ("smoke", "default", "paper", "single_column", "five_columns", "text_entries"):
+    for name in ("smoke", "default", "paper", "single_column", "five_columns", "text_entries", "calibrated"):
         config = ENTRY.config(name).validate()
         assert config.model == "neural_programmer"
         assert "python train.py --model=neural_programmer --config=" + name in ENTRY.configs[name].__doc__
@@ -42,6 +42,30 @@ def test_summarize_counts_perfect_runs():
     results = [{"metrics": {"test_accuracy": value}} for value in (1.0, 0.5, 1.0, 0.75)]
     assert paper.summarize(results) == {"perfect": "2/4", "best_accuracy": 100.0, "mean_accuracy": 81.2}
     assert paper.summarize([])["perfect"] == "0/0"
+
+
+def test_success_is_every_test_question_right_and_comparisons_name_rows():
+    def result(accuracy):
+        return {"metrics": {"test_accuracy": accuracy}}
+
+    assert [REPRODUCTION.success(result(a)) for a in (1.0, 0.999, 0.0)] == [True, False, False]
+    assert REPRODUCTION.success({"metrics": {}}) is False and REPRODUCTION.run_value({"metrics": {}}) == 0.0
+    names = {setting.name for setting in REPRODUCTION.settings}
+    for treated, control in REPRODUCTION.comparisons:
+        assert {treated, control} <= names
+        by_name = {setting.name: setting for setting in REPRODUCTION.settings}
+        assert by_name[treated].overrides["noise_eta"] > 0 and by_name[control].overrides["noise_eta"] == 0
+
+
+def test_calibrated_config_draws_only_its_templates():
+    config = ENTRY.config("calibrated").replace(
+        data_kwargs={"num_train": 60, "num_validation": 10, "num_test": 60}, batch_size=20
+    )
+    ENTRY.check_options(config)
+    task = data.make_data(config)
+    allowed = set(config.data_kwargs["templates"])
+    assert allowed < set(tables.template_names(0))
+    assert set(task.train.templates) <= allowed and len(set(task.train.templates)) > 1
 
 
 def test_unknown_data_kwargs_are_rejected():
