@@ -46,12 +46,12 @@ def succeeded(result: dict[str, Any]) -> bool:
     return test_example_accuracy(result) == 1.0
 
 
-def _setting(name: str, learning_rate: float, eta: float, paper_rate: float) -> Setting:
+def _setting(name: str, learning_rate: float, eta: float, paper_rate: float | None) -> Setting:
     noise = rows.annealed_noise(eta) if eta else rows.no_noise()
     return Setting(
         name,
         {"learning_rate": learning_rate, **noise, **rows.clipping(global_norm=1.0)},
-        {"runs": 100, "success_rate": paper_rate},
+        {} if paper_rate is None else {"runs": 100, "success_rate": paper_rate},
     )
 
 
@@ -66,6 +66,9 @@ REPRODUCTION = ReproductionSpec(
     settings=[
         _setting("setting1_no_noise", 0.01, 0.0, 0.01),
         _setting("setting1_noise", 0.01, 0.3, 0.05),
+        # Not in Table 6: eta 0.01, the smallest of the paper's grid {0.01, 0.3, 1.0}; at eta 0.3 the noise was
+        # 12-120x the clipped gradient's RMS entry for the whole calibrated run (docs/nram.md).
+        _setting("setting1_noise_eta0.01", 0.01, 0.01, None),
         _setting("setting2_no_noise", 0.003, 0.0, 0.0),
         _setting("setting2_noise", 0.003, 0.3, 0.22),
         _setting("setting3_no_noise", 0.03, 0.0, 0.03),
@@ -79,5 +82,8 @@ REPRODUCTION = ReproductionSpec(
     run_value_name="test example accuracy",
     success=succeeded,
     success_name="runs at 100% test accuracy",
-    comparisons=tuple((f"setting{i}_noise", f"setting{i}_no_noise") for i in (1, 2, 3)),
+    comparisons=(
+        *((f"setting{i}_noise", f"setting{i}_no_noise") for i in (1, 2, 3)),
+        ("setting1_noise_eta0.01", "setting1_no_noise"),
+    ),
 )
