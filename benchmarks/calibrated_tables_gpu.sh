@@ -24,7 +24,10 @@ export XLA_PYTHON_CLIENT_PREALLOCATE=false
 OUT="${OUT:-/tmp/calibrated_tables}"
 JOBS="${CALIBRATED_JOBS:-6}"
 SECONDS_LEFT="${CALIBRATED_SECONDS:-480}"
-TABLES="${CALIBRATED_TABLES:-nram_table6_calibrated nram default setting1_no_noise,setting1_noise 60}"
+# The committed tables' folders (named for where their first runs ran; each run's results.json records its device).
+DEFAULT_TABLES="nram_table6_calibrated_cpu nram default setting1_no_noise,setting1_noise,setting1_noise_eta0.01 60
+neural_programmer_table5_calibrated_cpu neural_programmer calibrated single_no_noise,single_noise,single_noise_eta0.01 60"
+TABLES="${CALIBRATED_TABLES:-$DEFAULT_TABLES}"
 deadline=$(($(date +%s) + SECONDS_LEFT))
 mkdir -p "$OUT"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true

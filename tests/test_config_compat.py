@@ -153,3 +153,15 @@ def test_options_of_the_model_class_behind_a_kwargs_builder_count_as_their_defau
     run = _run_with_results(tmp_path / "b", base.replace(model_kwargs={"mask_padding": True}), recorded)
     with pytest.raises(ValueError, match=r"fields model_kwargs differ"):
         execution._check_same_config(run)
+
+
+def test_differing_fields_names_what_differs_after_defaults():
+    from zoo.registry import differing_fields
+
+    planned = TrainConfig(model="m", noise_eta=0.3, epochs=5)
+    planned_dict = json.loads(planned.to_json())
+    assert differing_fields(_old_recorded(planned), planned_dict) == []
+    changed = {**_old_recorded(planned), "noise_eta": 0.0, "epochs": 4}
+    assert differing_fields(changed, planned_dict) == ["epochs", "noise_eta"]
+    # No recorded config: every field the plan sets differs.
+    assert differing_fields(None, planned_dict) == sorted(k for k, v in planned_dict.items() if v is not None)

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 from zoo.planning import Run
-from zoo.registry import with_option_defaults
+from zoo.registry import differing_fields
 from zoo.worker import BOOTSTRAP, Trainer, execute, last_line, trainer_path
 
 DEFAULT_TRAINER = "zoo.training:train_and_evaluate"
@@ -329,13 +329,8 @@ def _check_same_config(run: Run) -> None:
     """A finished run is reused only if it ran the planned config; anything else would mix sweeps silently."""
     with open(run.results_path) as f:
         recorded = json.load(f).get("config")
-    planned = json.loads(run.config.to_json())
-    if isinstance(recorded, dict):  # a field or option added since the run was recorded counts as its default
-        recorded = with_option_defaults(recorded, planned)
-    if recorded != planned:
-        differing = sorted(
-            key for key in set(planned) | set(recorded or {}) if (recorded or {}).get(key) != planned.get(key)
-        )
+    differing = differing_fields(recorded, json.loads(run.config.to_json()))
+    if differing:
         raise ValueError(
             f"{run.workdir} holds a finished run of a different config (fields {', '.join(differing)} differ). "
             "Pass another --runs_dir, or delete that directory to rerun it."

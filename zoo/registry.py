@@ -235,6 +235,21 @@ def with_option_defaults(recorded: Mapping[str, Any], planned: Mapping[str, Any]
     return filled
 
 
+def differing_fields(recorded: Any, planned: Mapping[str, Any]) -> list[str]:
+    """The top-level config fields in which a recorded config differs from the planned one, after
+    `with_option_defaults` (what was added since the record was written counts as its default).
+
+    Args:
+        recorded: a config dict as read from a config.json / results.json (anything else differs in every field).
+        planned: the config dict the run would have now (`json.loads(config.to_json())`).
+
+    Returns:
+        The sorted names of the differing fields; empty when the configs agree.
+    """
+    filled = with_option_defaults(recorded, planned) if isinstance(recorded, Mapping) else {}
+    return sorted(key for key in set(planned) | set(filled) if filled.get(key) != planned.get(key))
+
+
 def _keyword_parameters(builder: Callable[..., Any]) -> list[str] | None:
     """The keyword arguments `builder` accepts, or None when they cannot be known (see `_option_parameters`)."""
     parameters = _option_parameters(builder)

@@ -127,20 +127,17 @@ def permutation_test(
     tolerance = 1e-9 * max(1.0, float(np.abs(pooled).max()))
     total = pooled.sum()
     if math.comb(pooled.size, a.size) <= resamples:
-        extreme = splits = 0
-        for chosen in itertools.combinations(range(pooled.size), a.size):
-            group_sum = pooled[list(chosen)].sum()
-            difference = abs(group_sum / a.size - (total - group_sum) / b.size)
-            extreme += difference >= observed - tolerance
-            splits += 1
-        return extreme / splits
+        group_sums = np.array(
+            [pooled[list(chosen)].sum() for chosen in itertools.combinations(range(pooled.size), a.size)]
+        )
+        differences = np.abs(group_sums / a.size - (total - group_sums) / b.size)
+        return _share_as_extreme(differences, observed, tolerance, monte_carlo=False)
     rng = np.random.default_rng(seed)
-    extreme = 1
-    for _ in range(resamples):
+    differences = np.empty(resamples)
+    for i in range(resamples):
         permuted = rng.permutation(pooled)
-        difference = abs(permuted[: a.size].mean() - permuted[a.size :].mean())
-        extreme += difference >= observed - tolerance
-    return extreme / (resamples + 1)
+        differences[i] = abs(permuted[: a.size].mean() - permuted[a.size :].mean())
+    return _share_as_extreme(differences, observed, tolerance, monte_carlo=True)
 
 
 def paired_permutation_test(
@@ -176,12 +173,26 @@ def paired_permutation_test(
     tolerance = 1e-9 * max(1.0, float(np.abs(differences).max()))
     if 2**differences.size <= resamples:
         patterns = np.array(list(itertools.product((1.0, -1.0), repeat=differences.size)))
-        means = np.abs(patterns @ differences) / differences.size
-        return float(np.mean(means >= observed - tolerance))
+        return _share_as_extreme(
+            np.abs(patterns @ differences) / differences.size, observed, tolerance, monte_carlo=False
+        )
     rng = np.random.default_rng(seed)
     signs = rng.choice((1.0, -1.0), size=(resamples, differences.size))
-    extreme = 1 + int(np.sum(np.abs(signs @ differences) / differences.size >= observed - tolerance))
-    return extreme / (resamples + 1)
+    return _share_as_extreme(
+        np.abs(signs @ differences) / differences.size, observed, tolerance, monte_carlo=True
+    )
+
+
+def _share_as_extreme(statistics: np.ndarray, observed: float, tolerance: float, monte_carlo: bool) -> float:
+    """The share of resampled statistics at least as extreme as the observed one (within `tolerance`).
+
+    Exact enumerations include the observed arrangement already; a Monte Carlo sample counts it once more, so its
+    p-value is never 0 (Phipson & Smyth 2010).
+    """
+    extreme = int(np.sum(statistics >= observed - tolerance))
+    if monte_carlo:
+        return (extreme + 1) / (statistics.size + 1)
+    return extreme / statistics.size
 
 
 def _binomial_cdf(k: int, n: int, p: float) -> float:

@@ -37,7 +37,7 @@ import keras_gradnoise
 from zoo import checkpoint, cli, distribute, summaries
 from zoo.batches import SeededBatches
 from zoo.config import TrainConfig
-from zoo.registry import TaskData, ZooEntry, get, with_option_defaults
+from zoo.registry import TaskData, ZooEntry, differing_fields, get, with_option_defaults
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int | None = None) -> keras.optimizers.Optimizer:
@@ -253,7 +253,7 @@ def _check_workdir(workdir: str, config: TrainConfig, resume: bool, write: bool)
         current = json.loads(config.to_json())
         with open(config_path) as f:  # a field or option added since then counts as its default
             saved = with_option_defaults(json.load(f), current)
-        differing = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+        differing = differing_fields(saved, current)
         if (
             differing == ["epochs"]
             and isinstance(saved.get("epochs"), int)
