@@ -78,6 +78,10 @@ def execute(
     if "keras" in sys.modules:
         # A worker runs many trainings: start each from a clean Keras state (names, graphs, seeds).
         sys.modules["keras"].backend.clear_session()
+    if "jax" in sys.modules:
+        # JAX keeps every executable it compiled, each in memory mappings of its own; over many runs a worker
+        # reached the kernel's limit on mappings (vm.max_map_count) and its compiler crashed with SIGSEGV.
+        sys.modules["jax"].clear_caches()
     resolve_trainer(trainer)(
         config, workdir, data_dir=data_dir, resume=resume, verbose=0, **(train_kwargs or {})
     )
