@@ -249,7 +249,7 @@ class _FakeIncrementModel:
         assert name == "nram_core"
         return self.core
 
-    def __call__(self, inputs, training=False):
+    def predict_on_batch(self, inputs):
         memory = np.asarray(inputs["memory"])
         answer = (memory + 2) % self.memory_size
         answer[:, 0] = (memory[:, 0] + 1) % self.memory_size
