@@ -41,8 +41,7 @@ class NoiseStddevLogger(keras.callbacks.Callback):
         super().__init__()
         self.every_batch = every_batch
         self._totals_at_epoch_start: tuple[float, float] | None = None
-        self._step_at_epoch_start = 0
-        self._epoch: int | None = None  # the epoch whose start the two values above are
+        self._epoch: int | None = None  # the epoch whose start the totals above are
 
     def _add(self, logs: dict | None) -> GradientNoiseMixin:
         optimizer = find_noisy_optimizer(self.model.optimizer)
@@ -61,15 +60,11 @@ class NoiseStddevLogger(keras.callbacks.Callback):
 
     def get_state(self) -> dict:
         """The epoch-start readings, for a checkpoint taken mid-epoch (a resumed run then logs the whole epoch)."""
-        return {
-            "epoch": self._epoch,
-            "totals": self._totals_at_epoch_start,
-            "step": self._step_at_epoch_start,
-        }
+        return {"epoch": self._epoch, "totals": self._totals_at_epoch_start}
 
     def set_state(self, state: dict) -> None:
-        totals = state.get("totals")
-        self._epoch, self._step_at_epoch_start = state.get("epoch"), int(state.get("step", 0))
+        totals = state.get("totals")  # older checkpoints also hold "step", now derived from the totals
+        self._epoch = state.get("epoch")
         self._totals_at_epoch_start = tuple(totals) if totals is not None else None
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -77,8 +72,11 @@ class NoiseStddevLogger(keras.callbacks.Callback):
             return
         optimizer = find_noisy_optimizer(self.model.optimizer)
         self._totals_at_epoch_start = optimizer.gradient_square_totals() if optimizer is not None else None
-        self._step_at_epoch_start = _step(optimizer)
         self._epoch = epoch
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        # A later fit of the same model may start again from this epoch number: it must take fresh readings.
+        self._epoch = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         optimizer = self._add(logs)
@@ -91,8 +89,9 @@ class NoiseStddevLogger(keras.callbacks.Callback):
             rms = math.sqrt(max(square_sum, 0.0) / updates)
             logs["gradient_rms"] = rms
             if rms > 0:
-                # The epoch's middle update: sigma_t anneals within the epoch, the RMS averages over it.
-                middle = (self._step_at_epoch_start + _step(optimizer) - 1) // 2
+                # The epoch's middle update (steps end - updates .. end - 1): sigma_t anneals within the epoch,
+                # the RMS averages over it.
+                middle = (2 * _step(optimizer) - int(updates) - 1) // 2
                 logs["noise_to_gradient"] = float(optimizer.noise_schedule(middle)) / rms
 
 

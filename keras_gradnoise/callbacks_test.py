@@ -76,3 +76,22 @@ def test_logger_records_the_noise_to_gradient_ratio_each_epoch():
     # Two updates an epoch (t = 2e, 2e + 1): the ratio takes sigma of the epoch's middle (rounded down) update.
     middle_sigma = np.array([noise_stddev(2 * epoch, 0.3, 0.55) for epoch in range(3)])
     np.testing.assert_allclose(history.history["noise_to_gradient"], middle_sigma / rms, rtol=1e-6)
+
+
+def test_a_second_fit_from_the_same_epoch_takes_fresh_readings():
+    optimizer = NoisySGD(0.01, eta=0.3, seed=0, track_gradient_rms=True)
+    logger = NoiseStddevLogger()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=optimizer, loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 1), "float32")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[logger])  # updates t = 0, 1
+    before = optimizer.gradient_square_totals()
+    history = model.fit(
+        x, y, batch_size=4, epochs=1, verbose=0, callbacks=[logger]
+    )  # epoch 0 again: t = 2, 3
+    square_sum, updates = np.subtract(optimizer.gradient_square_totals(), before)
+    rms = np.sqrt(square_sum / updates)
+    assert updates == 2 and history.history["gradient_rms"][0] == pytest.approx(rms, rel=1e-5)
+    assert history.history["noise_to_gradient"][0] == pytest.approx(
+        noise_stddev(2, 0.3, 0.55) / rms, rel=1e-5
+    )

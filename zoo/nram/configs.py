@@ -50,11 +50,12 @@ def default() -> TrainConfig:
     python train.py --model=nram --config=default --workdir=/tmp/nram
     python train.py --model=nram --config=default --noise_eta=0.3 --workdir=/tmp/nram_noise  # the paper's eta
 
-    No noise by default (docs/nram.md gives the measurements behind that choice). It is also Table 6's calibrated
-    CPU scale (issue 18; chosen on no-noise calibration seeds):
+    No noise by default (docs/nram.md gives the measurements behind that choice). It is also Table 6's CPU scale
+    (issue 18; chosen on no-noise calibration seeds):
 
     KERAS_BACKEND=jax python reproduce.py --model=nram --config=default \
-        --settings=setting1_no_noise,setting1_noise --restarts=14 --out=docs/results/nram_table6_calibrated_cpu
+        --settings=setting1_no_noise,setting1_noise,setting1_noise_eta0.01 --restarts=20 \
+        --out=docs/results/nram_table6_calibrated_cpu
     """
     return base().replace(
         model_kwargs={
