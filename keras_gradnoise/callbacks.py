@@ -91,7 +91,7 @@ class NoiseStddevLogger(keras.callbacks.Callback):
             if rms > 0:
                 # The epoch's middle update (steps end - updates .. end - 1): sigma_t anneals within the epoch,
                 # the RMS averages over it.
-                middle = (2 * _step(optimizer) - int(updates) - 1) // 2
+                middle = max((2 * _step(optimizer) - int(updates) - 1) // 2, 0)
                 logs["noise_to_gradient"] = float(optimizer.noise_schedule(middle)) / rms
 
 

@@ -95,3 +95,12 @@ def test_a_second_fit_from_the_same_epoch_takes_fresh_readings():
     assert history.history["noise_to_gradient"][0] == pytest.approx(
         noise_stddev(2, 0.3, 0.55) / rms, rel=1e-5
     )
+
+
+def test_logger_state_round_trips_and_reads_older_checkpoints():
+    logger = NoiseStddevLogger()
+    logger.set_state({"epoch": 3, "totals": [1.5, 20.0], "step": 20})  # written before the step was derived
+    assert logger.get_state() == {"epoch": 3, "totals": (1.5, 20.0)}
+    fresh = NoiseStddevLogger()
+    fresh.set_state(logger.get_state())
+    assert fresh.get_state() == logger.get_state()

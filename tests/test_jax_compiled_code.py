@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -27,11 +28,19 @@ from zoo.nram import curriculum
 config = zoo.get("nram").config("smoke")
 model = zoo.get("nram").build_model(**config.model_kwargs)
 task, memory = config.data_kwargs.get("task", "list_k"), config.model_kwargs["memory_size"]
-counts = []
+import numpy as np
+from zoo.nram.model import answer_from_trace
+counts, same = [], []
 for check in range(6):
     curriculum.measure(model, task, 2, memory, examples=8, seed=check)
     counts.append(maps())
-print(json.dumps(counts))
+# Then (each eager call compiles anew) the compiled step's answers against the eager call's.
+for check in range(3):
+    batch = curriculum.tasks.generate(task, 2, memory, np.random.default_rng(check), 8)
+    inputs = curriculum.model_inputs(batch)
+    eager = answer_from_trace(np.asarray(model(inputs, training=False)))
+    same.append(bool((answer_from_trace(np.asarray(model.predict(inputs, verbose=0))) == eager).all()))
+print(json.dumps({"counts": counts, "same_answers": same}))
 """
 )
 
@@ -52,13 +61,13 @@ print(json.dumps(counts))
 )
 
 
-def call_a_scan_model(config, workdir, **kwargs):
+def call_a_scan_model(config: Any, workdir: str, **kwargs: Any) -> dict:
     """A trainer for the worker test: calls a small model with a step scan eagerly, as the NRAM's checks did."""
     import keras
     import numpy as np
 
     class Steps(keras.layers.Layer):
-        def build(self, input_shape):
+        def build(self, input_shape: tuple) -> None:
             self.kernel = self.add_weight(shape=(input_shape[-1], input_shape[-1]))
 
         def call(self, x):
@@ -74,7 +83,7 @@ def call_a_scan_model(config, workdir, **kwargs):
     return {}
 
 
-def _counts(script: str) -> list[int]:
+def _counts(script: str) -> Any:
     proc = subprocess.run(
         [sys.executable, "-c", script],
         cwd=helpers.REPO,
@@ -88,8 +97,10 @@ def _counts(script: str) -> list[int]:
 
 
 def test_repeated_curriculum_checks_reuse_their_compiled_step():
-    counts = _counts(_CURRICULUM_CHECKS)
+    result = _counts(_CURRICULUM_CHECKS)
+    counts = result["counts"]
     assert counts[-1] - counts[1] < 40, counts  # after the first checks, nothing new stays mapped
+    assert all(result["same_answers"])  # the compiled step answers as the eager call does, on JAX too
 
 
 def test_a_worker_frees_the_code_it_compiled_for_earlier_runs():

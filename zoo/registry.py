@@ -240,7 +240,8 @@ def differing_fields(recorded: Any, planned: Mapping[str, Any]) -> list[str]:
     `with_option_defaults` (what was added since the record was written counts as its default).
 
     Args:
-        recorded: a config dict as read from a config.json / results.json (anything else differs in every field).
+        recorded: a config dict as read from a config.json / results.json (anything else differs in every field
+            the plan sets).
         planned: the config dict the run would have now (`json.loads(config.to_json())`).
 
     Returns:

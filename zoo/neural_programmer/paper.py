@@ -17,6 +17,7 @@ import numpy as np
 
 from zoo import rows
 from zoo.registry import ReproductionSpec, Setting
+from zoo.run_results import reported
 
 _NO_NOISE = rows.no_noise()
 _NOISE = rows.annealed_noise(1.0)
@@ -94,28 +95,30 @@ def _settings() -> list[Setting]:
     return settings
 
 
-def test_accuracy(result: dict[str, Any]) -> float:
-    """One run's test accuracy with hard selection (0 for a run that reported none)."""
+def accuracy_percent(result: dict[str, Any]) -> float:
+    """One run's test accuracy with hard selection, in % like the table's columns (0 for a run that reported
+    none)."""
     value = result.get("metrics", {}).get("test_accuracy")
-    return float(value) if isinstance(value, (int, float)) else 0.0
+    return 100.0 * float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def succeeded(result: dict[str, Any]) -> bool:
     """The paper's success: every test question (fresh examples, hard selection) answered right."""
-    return test_accuracy(result) >= 1.0
+    value = result.get("metrics", {}).get("test_accuracy")
+    return isinstance(value, (int, float)) and value >= 1.0
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """One Table 5 row from all restarts of a setting.
+    """One Table 5 row from all restarts of a setting that reported a test accuracy.
 
     Returns:
-        "perfect": runs with 100% test accuracy out of all runs ("k/n"); "best_accuracy" and
+        "perfect": runs with 100% test accuracy out of those runs ("k/n"); "best_accuracy" and
         "mean_accuracy": test accuracy in %.
     """
-    accuracies = [test_accuracy(result) for result in results]
+    accuracies = [float(value) for value in reported(results, "test_accuracy")]
     if not accuracies:
         return {"perfect": "0/0", "best_accuracy": float("nan"), "mean_accuracy": float("nan")}
-    perfect = sum(succeeded(result) for result in results)
+    perfect = sum(accuracy >= 1.0 for accuracy in accuracies)
     return {
         "perfect": f"{perfect}/{len(accuracies)}",
         "best_accuracy": round(100.0 * max(accuracies), 1),
@@ -137,8 +140,8 @@ REPRODUCTION = ReproductionSpec(
         "data_kwargs.num_text_columns",
         "learning_rate",
     ),
-    run_value=test_accuracy,
-    run_value_name="test accuracy",
+    run_value=accuracy_percent,
+    run_value_name="test accuracy (%)",
     success=succeeded,
     success_name="runs at 100% test accuracy",
     comparisons=(

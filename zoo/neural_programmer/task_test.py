@@ -50,10 +50,10 @@ def test_success_is_every_test_question_right_and_comparisons_name_rows():
 
     assert [REPRODUCTION.success(result(a)) for a in (1.0, 0.999, 0.0)] == [True, False, False]
     assert REPRODUCTION.success({"metrics": {}}) is False and REPRODUCTION.run_value({"metrics": {}}) == 0.0
-    names = {setting.name for setting in REPRODUCTION.settings}
+    assert REPRODUCTION.run_value(result(0.25)) == 25.0  # in %, like the table's accuracy columns
+    by_name = {setting.name: setting for setting in REPRODUCTION.settings}
     for treated, control in REPRODUCTION.comparisons:
-        assert {treated, control} <= names
-        by_name = {setting.name: setting for setting in REPRODUCTION.settings}
+        assert {treated, control} <= set(by_name)
         assert by_name[treated].overrides["noise_eta"] > 0 and by_name[control].overrides["noise_eta"] == 0
 
 

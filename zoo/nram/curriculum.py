@@ -144,13 +144,10 @@ def measure(
         {"cell_accuracy": ..., "example_accuracy": ...}.
     """
     batch = tasks.generate(task, difficulty, memory_size, np.random.default_rng(seed), examples)
-    predicted = []
-    for start in range(0, examples, batch_size):
-        inputs = {k: v[start : start + batch_size] for k, v in model_inputs(batch).items()}
-        # predict_on_batch reuses the model's compiled predict step; an eager call on JAX would trace and compile
-        # the step scan anew at every check, and the compiled code of each check stays mapped in the process.
-        predicted.append(answer_from_trace(np.asarray(model.predict_on_batch(inputs))))
-    return score(np.concatenate(predicted), batch["target"])
+    # predict reuses the model's compiled predict step (and splits batches over replicas); an eager call on JAX
+    # would trace and compile the step scan anew at every check, and each check's code stays mapped in the process.
+    trace = model.predict(model_inputs(batch), batch_size=batch_size, verbose=0)
+    return score(answer_from_trace(np.asarray(trace)), batch["target"])
 
 
 class CurriculumCallback(keras.callbacks.Callback):

@@ -249,12 +249,31 @@ class _FakeIncrementModel:
         assert name == "nram_core"
         return self.core
 
-    def predict_on_batch(self, inputs):
+    def predict(self, inputs, batch_size=None, verbose=0):
         memory = np.asarray(inputs["memory"])
         answer = (memory + 2) % self.memory_size
         answer[:, 0] = (memory[:, 0] + 1) % self.memory_size
         tape = np.eye(self.memory_size, dtype=np.float32)[answer][:, None]
         return np.concatenate([tape, np.ones(tape.shape[:-1] + (1,), dtype=np.float32)], axis=-1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_curriculum_check_answers_as_an_eager_call_does(seed):
+    # The check runs the compiled predict step; its answers must be those of the model called directly.
+    keras.utils.set_random_seed(seed)
+    config = ENTRY.config("smoke")
+    model = ENTRY.build_model(**config.model_kwargs)
+    memory = config.model_kwargs["memory_size"]
+    batch = tasks.generate("list_k", 2, memory, np.random.default_rng(seed), 40)
+    inputs = curriculum.model_inputs(batch)
+    eager = answer_from_trace(keras.ops.convert_to_numpy(model(inputs, training=False)))
+    assert (
+        len(np.unique(eager)) > 1
+    )  # a random machine answers differently across examples: a real comparison
+    compiled = answer_from_trace(np.asarray(model.predict(inputs, batch_size=16, verbose=0)))
+    np.testing.assert_array_equal(compiled, eager)
+    expected = score(eager, batch["target"])
+    assert curriculum.measure(model, "list_k", 2, memory, examples=40, seed=seed, batch_size=16) == expected
 
 
 def test_curriculum_advances_on_the_papers_per_cell_error():
