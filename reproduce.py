@@ -177,11 +177,10 @@ def _main(argv: list[str]) -> None:
     if restored:
         print(f"{len(restored)} finished runs taken from {os.path.join(out, reproduce.STORE)}.", flush=True)
     if FLAGS.report_only:
-        try:
-            reproduce.check_finished_runs(runs)
+        try:  # loading the finished runs checks that each ran the planned config
+            summary = reproduce.write_report(out, entry, runs, _command(), table=FLAGS.table)
         except ValueError as error:
             _fail(str(error))
-        summary = reproduce.write_report(out, entry, runs, _command(), table=FLAGS.table)
         print(reproduce.format_table(spec, summary["rows"]))
         print(f"\nWritten from {summary['finished_runs']} finished runs: {out}/table.md, {out}/summary.json")
         return

@@ -276,6 +276,21 @@ def test_a_finished_run_of_another_config_is_not_reused(tmp_path, call_log):
         reproduce.run_all(longer, trainer=fake_trainer, jobs=1, progress=False)
 
 
+def test_loading_finished_runs_refuses_one_of_another_config(tmp_path, call_log):
+    # Every report reads finished runs through load_results or write_report: each checks what it reads.
+    runs = reproduce.plan_runs(ENTRY, 1, str(tmp_path), settings=["exp1_plain"])
+    reproduce.run_all(runs, trainer=fake_trainer, jobs=1, progress=False)
+    assert len(reproduce.load_results(runs)["exp1_plain"]) == 1
+    longer = reproduce.plan_runs(ENTRY, 1, str(tmp_path), settings=["exp1_plain"], overrides={"epochs": 7})
+    for load in (
+        lambda: reproduce.load_results(longer),
+        lambda: reproduce.write_report(str(tmp_path / "out"), ENTRY, longer, "cmd"),
+    ):
+        with pytest.raises(ValueError, match=r"different config \(fields epochs differ\)"):
+            load()
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
 def _fake_tool(directory, name: str, script: str) -> None:
     path = directory / name
     path.write_text("#!/bin/sh\n" + script + "\n")

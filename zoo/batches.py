@@ -30,6 +30,8 @@ class SeededBatches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.seed = seed
         self.epoch = 0
+        self._order_key: tuple | None = None  # what `epoch_order` last computed, and its result
+        self._order: np.ndarray | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Selects the epoch whose batches `__getitem__` serves."""
@@ -40,7 +42,7 @@ class SeededBatches(keras.utils.PyDataset):
         [seed, *stream, epoch]; computed once per epoch, not once per batch."""
         epoch = self.epoch if epoch is None else epoch
         key = (size, stream, epoch)
-        if getattr(self, "_order_key", None) != key:
+        if self._order_key != key:
             self._order = np.random.default_rng([self.seed, *stream, epoch]).permutation(size)
             self._order_key = key
         return self._order

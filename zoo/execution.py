@@ -326,10 +326,22 @@ def check_finished_runs(runs: Sequence[Run]) -> None:
 
 
 def _check_same_config(run: Run) -> None:
-    """A finished run is reused only if it ran the planned config; anything else would mix sweeps silently."""
     with open(run.results_path) as f:
-        recorded = json.load(f).get("config")
-    differing = differing_fields(recorded, json.loads(run.config.to_json()))
+        check_recorded_config(run, json.load(f))
+
+
+def check_recorded_config(run: Run, results: Mapping[str, Any]) -> None:
+    """A finished run is reused or reported only if it ran the planned config; anything else would mix sweeps
+    silently.
+
+    Args:
+        run: the planned run.
+        results: its results.json, as loaded.
+
+    Raises:
+        ValueError: naming the fields that differ.
+    """
+    differing = differing_fields(results.get("config"), json.loads(run.config.to_json()))
     if differing:
         raise ValueError(
             f"{run.workdir} holds a finished run of a different config (fields {', '.join(differing)} differ). "

@@ -221,7 +221,7 @@ def with_option_defaults(recorded: Mapping[str, Any], planned: Mapping[str, Any]
     data_defaults = field_defaults(entry.data_options) if entry.data_options is not None else {}
     defaults = {
         "model_kwargs": _parameter_defaults(entry.build_model),
-        "data_kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in data_defaults.items()},
+        "data_kwargs": {key: _as_json(value) for key, value in data_defaults.items()},
     }
     for name, option_defaults in defaults.items():
         old, new = recorded.get(name), planned.get(name)
@@ -260,10 +260,15 @@ def _keyword_parameters(builder: Callable[..., Any]) -> list[str] | None:
 def _parameter_defaults(builder: Callable[..., Any]) -> dict[str, Any]:
     """The model options `builder` gives a default, as JSON values (a tuple default compares as a list)."""
     return {
-        p.name: list(p.default) if isinstance(p.default, tuple) else p.default
+        p.name: _as_json(p.default)
         for p in _option_parameters(builder) or ()
         if p.default is not inspect.Parameter.empty
     }
+
+
+def _as_json(value: Any) -> Any:
+    """A default as a config read back from JSON holds it: a tuple becomes a list."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _option_parameters(builder: Callable[..., Any]) -> list[inspect.Parameter] | None:

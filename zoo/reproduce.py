@@ -39,7 +39,7 @@ from zoo.execution import (
     SweepInterrupted,
     SweepReport,
     Trainer,
-    check_finished_runs,
+    check_recorded_config,
     run_all,
     trainer_path,
 )
@@ -55,7 +55,6 @@ __all__ = [
     "SweepInterrupted",
     "SweepReport",
     "Trainer",
-    "check_finished_runs",
     "curve_statistics",
     "format_table",
     "load_results",
@@ -114,13 +113,19 @@ def _store_results(runs: Sequence[Run], results_by_run: Mapping[str, dict[str, A
 
 
 def load_results(runs: Sequence[Run]) -> dict[str, list[dict[str, Any]]]:
-    """setting -> the results.json dicts of its finished restarts (restart order), unfinished left out."""
+    """setting -> the results.json dicts of its finished restarts (restart order), unfinished left out.
+
+    Raises:
+        ValueError: a finished run ran another config than the planned one (`check_recorded_config`).
+    """
     results: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         results.setdefault(run.setting, [])
         if os.path.exists(run.results_path):
             with open(run.results_path) as f:
-                results[run.setting].append(json.load(f))
+                recorded = json.load(f)
+            check_recorded_config(run, recorded)
+            results[run.setting].append(recorded)
     return results
 
 
@@ -330,13 +335,17 @@ def write_report(
 
     Returns:
         The summary dict (also in summary.json): title, command, machine, date, rows, run counts, files.
+
+    Raises:
+        ValueError: a finished run ran another config than the planned one (nothing is written then).
     """
     spec = entry.table(table)
-    results_by_run = {}  # each results.json read once
+    results_by_run = {}  # each results.json read once, and checked before anything is written
     for run in runs:
         if os.path.exists(run.results_path):
             with open(run.results_path) as f:
                 results_by_run[run.label] = json.load(f)
+            check_recorded_config(run, results_by_run[run.label])
     results: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         results.setdefault(run.setting, [])

@@ -251,16 +251,17 @@ def _check_workdir(workdir: str, config: TrainConfig, resume: bool, write: bool)
             # Killed before its first write, or never started: a preemptible job always passing --resume starts.
             return None
         current = json.loads(config.to_json())
-        with open(config_path) as f:  # a field or option added since then counts as its default
-            saved = with_option_defaults(json.load(f), current)
-        differing = differing_fields(saved, current)
+        with open(config_path) as f:
+            recorded = json.load(f)
+        differing = differing_fields(recorded, current)  # a field or option added since counts as its default
         if (
             differing == ["epochs"]
-            and isinstance(saved.get("epochs"), int)
-            and current["epochs"] > saved["epochs"]
+            and isinstance(recorded.get("epochs"), int)
+            and current["epochs"] > recorded["epochs"]
         ):
-            return saved["epochs"]
+            return recorded["epochs"]
         if differing:
+            saved = with_option_defaults(recorded, current)  # the values as compared
             details = "; ".join(f"{k}: saved {saved.get(k)!r}, now {current.get(k)!r}" for k in differing)
             raise ValueError(
                 f"--resume: the config differs from the one in {config_path} ({details}). A resumed run may only "

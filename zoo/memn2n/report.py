@@ -61,7 +61,6 @@ def load_runs(
     runs = reproduce.plan_runs(
         ENTRY, restarts, runs_dir, config_name=config_name, overrides=overrides, table=table
     )
-    reproduce.check_finished_runs(runs)
     return reproduce.load_results(runs)
 
 

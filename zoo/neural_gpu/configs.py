@@ -147,23 +147,12 @@ def calibrated() -> TrainConfig:
     python reproduce.py --model=neural_gpu --config=calibrated --settings=no_noise,noise --restarts=20 --jobs=2 \
         --out=docs/results/neural_gpu_table7_calibrated_cpu
     """
-    return base().replace(
-        model_kwargs={**PAPER_MODEL, "dropout": 0.05, "mask_padding": True},
-        data_kwargs={
-            "task": "badd",
-            "min_length": 4,
-            "max_length": 12,
-            "curriculum_threshold": 0.2,
-            "curriculum_step": 2,
-            "check_examples": 64,
-            "eval_lengths": [12, 24, 48],
-            "eval_examples": 64,
-        },
+    return default().replace(
+        model_kwargs={"mask_padding": True},
+        data_kwargs={"max_length": 12, "eval_lengths": [12, 24, 48]},
         noise_eta=1.0,
         noise_gamma=0.55,
         epochs=30,
-        steps_per_epoch=50,
-        batch_size=32,
     )
 
 

@@ -104,8 +104,7 @@ def accuracy_percent(result: dict[str, Any]) -> float:
 
 def succeeded(result: dict[str, Any]) -> bool:
     """The paper's success: every test question (fresh examples, hard selection) answered right."""
-    value = result.get("metrics", {}).get("test_accuracy")
-    return isinstance(value, (int, float)) and value >= 1.0
+    return accuracy_percent(result) >= 100.0
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
