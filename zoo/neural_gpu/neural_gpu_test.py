@@ -18,7 +18,7 @@ from keras_gradnoise.testing import assert_weights_equal
 from zoo.neural_gpu import tasks
 from zoo.neural_gpu.curriculum import ArithmeticDataset, CurriculumCallback
 from zoo.neural_gpu.model import BitError, MaskedSequenceCrossentropy, SequenceError, build_model
-from zoo.neural_gpu.paper import succeeded, summarize_table7
+from zoo.neural_gpu.paper import first_longer_length_error_percent, succeeded, summarize_table7
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -314,6 +314,26 @@ def test_success_is_judged_at_the_longest_evaluated_length() -> None:
     assert not succeeded(run([41, 11], bit_error_len11=0.0, bit_error_len41=0.011))
     assert not succeeded(run([11, 41], bit_error_len11=0.0))  # no error reported at 41
     assert summarize_table7([run([11, 41], bit_error_len41=0.015)])["error<2%"] == 1
+
+
+def test_run_value_is_the_error_at_the_first_length_beyond_training() -> None:
+    def run(max_length, eval_lengths, **errors):
+        return {
+            "config": {"data_kwargs": {"max_length": max_length, "eval_lengths": eval_lengths}},
+            "metrics": errors,
+        }
+
+    # Trained to 12, evaluated at 48, 12 and 24 (any order): the value is the error at 24, in %.
+    assert first_longer_length_error_percent(
+        run(12, [48, 12, 24], bit_error_len12=0.0, bit_error_len24=0.25, bit_error_len48=0.5)
+    ) == pytest.approx(25.0)
+    assert first_longer_length_error_percent(run(41, [41, 401], bit_error_len401=0.02)) == pytest.approx(2.0)
+    assert (
+        first_longer_length_error_percent(run(41, [41], bit_error_len41=0.0)) is None
+    )  # nothing beyond training
+    assert (
+        first_longer_length_error_percent(run(12, [12, 24], bit_error_len12=0.0)) is None
+    )  # 24 not reported
 
 
 # ------------------------------------------------------------------------------------------- training and saving
