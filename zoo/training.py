@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import os
 import platform
 import tempfile
@@ -31,7 +30,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-import numpy as np
 
 import keras_gradnoise
 from zoo import checkpoint, cli, distribute, summaries
@@ -147,15 +145,11 @@ class ArrayBatches(SeededBatches):
             raise ValueError(
                 f"The training arrays have different lengths {sorted(lengths)}; they must be equal."
             )
-        self.num_rows = lengths.pop()
+        self.num_examples = lengths.pop()
         self.shuffle = shuffle
 
-    def __len__(self) -> int:
-        return math.ceil(self.num_rows / self.batch_size)
-
     def __getitem__(self, index: int) -> tuple:
-        order = self.epoch_order(self.num_rows) if self.shuffle else np.arange(self.num_rows)
-        rows = order[index * self.batch_size : (index + 1) * self.batch_size]
+        rows = self.batch_rows(index, shuffle=self.shuffle)
         return keras.tree.map_structure(lambda a: a[rows], self.arrays)
 
 

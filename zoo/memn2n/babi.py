@@ -344,17 +344,13 @@ class BabiBatches(SeededBatches):
     ) -> None:
         super().__init__(batch_size, seed)
         self.arrays = arrays
+        self.num_examples = len(arrays["answer"])
         self.memory_size = memory_size
         self.time_noise = time_noise
         self.time_noise_blanks = time_noise_blanks
 
-    def __len__(self) -> int:
-        return math.ceil(len(self.arrays["answer"]) / self.batch_size)
-
     def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        n = len(self.arrays["answer"])
-        order = self.epoch_order(n)
-        rows = order[index * self.batch_size : (index + 1) * self.batch_size]
+        rows = self.batch_rows(index)
         rng = np.random.default_rng([self.seed, self.epoch, index, 1])
         times = time_ids(
             self.arrays["num_sentences"][rows], self.memory_size, rng, self.time_noise, self.time_noise_blanks

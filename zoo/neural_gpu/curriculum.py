@@ -60,17 +60,12 @@ class ArithmeticDataset(SeededBatches):
         mixed_sizes: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(batch_size, seed, **kwargs)
+        super().__init__(batch_size, seed, batches_per_epoch=batches_per_epoch, **kwargs)
         self.task = tasks.check_task(task)
         self.min_length = tasks.check_length(min_length, "min_length")
         self.max_length = tasks.check_length(max_length, "max_length")
         if self.max_length < self.min_length:
             raise ValueError(f"max_length ({max_length}) must be >= min_length ({min_length}).")
-        if batch_size < 1 or batches_per_epoch < 1:
-            raise ValueError(
-                f"batch_size and batches_per_epoch must be >= 1; got {batch_size}, {batches_per_epoch}."
-            )
-        self.batches_per_epoch = batches_per_epoch
         self.mixed_sizes = mixed_sizes
         self.current_length = self.min_length
 
@@ -78,9 +73,6 @@ class ArithmeticDataset(SeededBatches):
         """Sets the epoch and curriculum length the next batches are made for (called by CurriculumCallback)."""
         self.epoch = int(epoch)
         self.current_length = int(np.clip(current_length, self.min_length, self.max_length))
-
-    def __len__(self) -> int:
-        return self.batches_per_epoch
 
     def length_of_batch(self, index: int, rng: np.random.Generator) -> int:
         """The sequence length of batch `index` (draws from `rng` for odd indices)."""

@@ -13,11 +13,11 @@ examples, and `TableQADataset` makes batch i of epoch e from (seed, e), so resum
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 
-import keras
 import numpy as np
+
+from zoo.batches import SeededBatches
 
 NUMERIC_COLUMN_NAMES = ("A", "B", "C", "D", "E")
 TEXT_COLUMN_NAMES = ("F", "G", "H", "I", "J")
@@ -342,7 +342,7 @@ def answers_correct(scalar: np.ndarray, lookup: np.ndarray, y: dict[str, np.ndar
     return np.where(is_scalar, scalar_ok & ~lookup.any(axis=(1, 2)), lookup_ok)
 
 
-class TableQADataset(keras.utils.PyDataset):
+class TableQADataset(SeededBatches):
     """A fixed training set of `num_examples` generated examples, served in batches, reshuffled every epoch.
 
     The paper trains on a fixed set of generated examples. Batch i of epoch e is a pure function of the
@@ -359,35 +359,17 @@ class TableQADataset(keras.utils.PyDataset):
         max_question_length: int = 10,
         **generator_kwargs,
     ):
-        super().__init__()
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+        super().__init__(batch_size, seed)
         if not isinstance(num_examples, int) or num_examples < 1:
             raise ValueError(f"num_train must be a positive integer; got {num_examples!r}.")
         examples = generate_examples(num_examples, seed=seed, split="train", **generator_kwargs)
         self.x, self.y = encode(examples, max_question_length)
         self.templates = [example.template for example in examples]
         self.num_examples = num_examples
-        self.batch_size = batch_size
-        self.seed = seed
-        self.epoch = 0
-        self._order = self._order_for(0)
-
-    def _order_for(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, 1 + len(_STREAMS), epoch]).permutation(self.num_examples)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Selects the epoch whose order `__getitem__` serves."""
-        if epoch != self.epoch:
-            self.epoch, self._order = epoch, self._order_for(epoch)
-
-    def __len__(self) -> int:
-        return math.ceil(self.num_examples / self.batch_size)
 
     def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        if not 0 <= index < len(self):
-            raise IndexError(f"batch index {index} is out of range [0, {len(self)}).")
-        part = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        # The shuffle's own stream, after the generator's (`_STREAMS`).
+        part = self.batch_rows(index, 1 + len(_STREAMS))
         return {key: value[part] for key, value in self.x.items()}, {
             key: value[part] for key, value in self.y.items()
         }

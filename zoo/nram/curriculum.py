@@ -94,7 +94,7 @@ class NRAMDataset(SeededBatches):
         seed: int,
         **kwargs: Any,
     ) -> None:
-        super().__init__(batch_size, seed, **kwargs)
+        super().__init__(batch_size, seed, batches_per_epoch=batches_per_epoch, **kwargs)
         self.task = tasks.get_task(task)
         limit = self.task.max_difficulty(memory_size)
         if not 1 <= max_difficulty <= limit:
@@ -110,11 +110,7 @@ class NRAMDataset(SeededBatches):
         self.max_difficulty = max_difficulty
         self.min_difficulty = min_difficulty
         self.curriculum = curriculum
-        self.batches_per_epoch = batches_per_epoch
         self.current = min_difficulty if curriculum else max_difficulty
-
-    def __len__(self) -> int:
-        return self.batches_per_epoch
 
     def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         rng = np.random.default_rng([self.seed, self.epoch, index])

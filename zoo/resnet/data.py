@@ -155,31 +155,19 @@ class AugmentedImages(SeededBatches):
                 f"images must be (n, height, width, channels) with n = len(labels) > 0; got {images.shape} images "
                 f"and {len(labels)} labels."
             )
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
         if not isinstance(padding, int) or padding < 0:
             raise ValueError(f"padding must be an integer >= 0; got {padding!r}.")
         self.images = images
+        self.num_examples = len(images)
         self.labels = np.asarray(labels, dtype="int32").reshape(-1)
         self.augment = augment
         self.shuffle = shuffle
         self.padding = padding
 
-    def __len__(self) -> int:
-        return -(-len(self.images) // self.batch_size)
-
-    def order(self, epoch: int) -> np.ndarray:
-        """The permutation of the examples used in `epoch` (the identity when not shuffling)."""
-        if not self.shuffle:
-            return np.arange(len(self.images))
-        # Stream 0 = order, stream 1 = augmentation: separate seed sequences, never overlapping.
-        return self.epoch_order(len(self.images), 0, epoch=epoch)
-
     def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Batch `index` of `epoch`: float32 images in [0, 255] and int32 labels."""
-        if not 0 <= index < len(self):
-            raise IndexError(f"batch index {index} out of range [0, {len(self)}).")
-        chosen = self.order(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
+        # Stream 0 = order, stream 1 = augmentation: separate seed sequences, never overlapping.
+        chosen = self.batch_rows(index, 0, epoch=epoch, shuffle=self.shuffle)
         images = self.images[chosen]
         if self.augment:
             rng = np.random.default_rng([self.seed, 1, epoch, index])
