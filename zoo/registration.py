@@ -3,11 +3,11 @@ plain `keras.saving.load_model("<workdir>/model.keras")` finds them, without `zo
 
 The classes are registered by importing each family's `model` module, which needs Keras. `import zoo` must stay
 cheap (train.py checks its flags before TensorFlow loads), so it does not import Keras itself: if Keras is already
-imported, `register_on_keras_import` registers at once; otherwise it registers right after Keras' own import
-finishes, through a one-shot import hook on the top-level `keras` module. When Keras' import was started by a zoo
-module (`from zoo.memn2n import babi` as a program's first import: zoo.batches imports Keras), that module is
-still half-initialized when Keras finishes, and the families' modules that need it cannot be imported yet; the
-registration then runs right after the next module imported while no zoo module is initializing.
+imported, `register_on_keras_import` registers at once; otherwise a finder on `sys.meta_path` follows the imports
+of `keras` and of the zoo's own modules and registers as soon as Keras is imported and no zoo module is half
+executed. That second condition matters when a zoo module starts Keras' import (`from zoo.memn2n import babi` as a
+program's first import: zoo.batches imports Keras): the families' modules need zoo.batches, so the registration
+runs when the outermost of those zoo modules finishes.
 """
 
 from __future__ import annotations
@@ -44,27 +44,44 @@ def _initializing_zoo_modules() -> list[str]:
     ]
 
 
-class _AfterNextImport(importlib.abc.MetaPathFinder):
-    """Runs `callback` once, right after the first module imported while no zoo module is initializing has been
-    executed (not before: the callback may import that very module, which must then exist)."""
+class _RegisterWhenReady(importlib.abc.MetaPathFinder):
+    """Registers the model classes once `keras` has been imported and no zoo module is half executed, checked
+    right after each import of `keras` or of a zoo module finishes; then leaves `sys.meta_path`.
 
-    def __init__(self, callback: Callable[[], None]) -> None:
-        self.callback = callback
+    It finds nothing itself: it asks the finders after it for the spec and makes that spec's loader call back
+    after executing the module.
+    """
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if _initializing_zoo_modules() or self not in sys.meta_path:
+        if fullname != "keras" and fullname != "zoo" and not fullname.startswith("zoo."):
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if not _run_after_execution(spec, self.callback):
-            sys.meta_path.insert(0, self)  # not a module we can follow: wait for the next one
+        spec = self._spec_from_later_finders(fullname, path, target)
+        _run_after_execution(spec, lambda: self._after_execution(fullname))
         return spec
 
+    def _spec_from_later_finders(self, fullname: str, path: Any, target: Any) -> Any:
+        finders = list(sys.meta_path)
+        for finder in finders[finders.index(self) + 1 :] if self in finders else finders:
+            find_spec = getattr(finder, "find_spec", None)
+            spec = find_spec(fullname, path, target) if find_spec is not None else None
+            if spec is not None:
+                return spec
+        return None
 
-def _run_after_execution(spec: Any, callback: Callable[[], None]) -> bool:
-    """Makes `spec`'s loader run `callback` after executing the module; False if the loader does not allow it."""
+    def _after_execution(self, fullname: str) -> None:
+        # The module that just ran still counts as initializing until its loader returns.
+        if self not in sys.meta_path or "keras" not in sys.modules:
+            return
+        if [name for name in _initializing_zoo_modules() if name != fullname]:
+            return
+        sys.meta_path.remove(self)
+        _register_or_warn()
+
+
+def _run_after_execution(spec: Any, callback: Callable[[], None]) -> None:
+    """Makes `spec`'s loader run `callback` after executing the module, where the loader allows it."""
     if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-        return False
+        return
     execute = spec.loader.exec_module
 
     def exec_module(module: Any) -> None:
@@ -72,14 +89,6 @@ def _run_after_execution(spec: Any, callback: Callable[[], None]) -> bool:
         callback()
 
     spec.loader.exec_module = exec_module  # this spec's own loader object
-    return True
-
-
-def _register_when_possible() -> None:
-    if _initializing_zoo_modules():
-        sys.meta_path.insert(0, _AfterNextImport(_register_or_warn))
-    else:
-        _register_or_warn()
 
 
 def _register_or_warn() -> None:
@@ -95,24 +104,10 @@ def _register_or_warn() -> None:
             )
 
 
-class _AfterImport(importlib.abc.MetaPathFinder):
-    """Runs `callback` once, right after the module `name` has been executed by its normal loader."""
-
-    def __init__(self, name: str, callback: Callable[[], None]):
-        self.name, self.callback = name, callback
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != self.name:
-            return None
-        sys.meta_path.remove(self)  # one shot; also lets the lookup below find the real spec
-        spec = importlib.util.find_spec(fullname)
-        _run_after_execution(spec, self.callback)
-        return spec
-
-
 def register_on_keras_import() -> None:
-    """Registers the model classes now if Keras is imported, else right after Keras' import (see above)."""
+    """Registers the model classes now if Keras is imported, else as soon as it is and no zoo module is half
+    executed (see above)."""
     if "keras" in sys.modules:
         _register_or_warn()
-    elif not any(isinstance(finder, _AfterImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _AfterImport("keras", _register_when_possible))
+    elif not any(isinstance(finder, _RegisterWhenReady) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _RegisterWhenReady())

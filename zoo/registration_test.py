@@ -22,19 +22,21 @@ def _python(code: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_keras_imported_by_a_half_initialized_zoo_module_registers_afterwards():
+def test_keras_imported_by_a_half_initialized_zoo_module_registers_when_it_finishes():
     """`from zoo.memn2n import babi` first: zoo.batches imports Keras while it is itself half-initialized, so the
     families that need zoo.batches cannot be imported when Keras finishes. Registering then failed with a
-    warning (an error under -W error); now it runs after the next import and succeeds."""
-    result = _python(
-        "from zoo.memn2n import babi\n"
-        "import keras\n"
-        "import zoo.training  # the next import: registration runs right after it\n"
-        f"print(keras.saving.get_registered_object({CGRU!r}).__module__)\n"
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "zoo.neural_gpu.model"
-    assert "could not register" not in result.stderr
+    warning (an error under -W error); now it runs as soon as babi, the outermost zoo module, has finished, with
+    no further import needed, and the finder leaves sys.meta_path."""
+    for first_import in ("from zoo.memn2n import babi", "import zoo.batches", "import zoo.training"):
+        result = _python(
+            f"{first_import}\n"
+            "import sys, keras\n"
+            f"print(keras.saving.get_registered_object({CGRU!r}).__module__)\n"
+            "print(sum(type(finder).__module__ == 'zoo.registration' for finder in sys.meta_path))\n"
+        )
+        assert result.returncode == 0, (first_import, result.stderr[-2000:])
+        assert result.stdout.strip().splitlines()[-2:] == ["zoo.neural_gpu.model", "0"], first_import
+        assert "could not register" not in result.stderr
 
 
 def test_import_zoo_then_keras_registers_at_once():
