@@ -49,11 +49,20 @@ class SeededBatches(keras.utils.PyDataset):
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
+        if (self.batches_per_epoch is None) == (self.num_examples is None):
+            raise TypeError(
+                f"{type(self).__name__} must either pass batches_per_epoch (generated batches) or set "
+                f"num_examples (a fixed set); got batches_per_epoch={self.batches_per_epoch}, "
+                f"num_examples={self.num_examples}."
+            )
         if self.batches_per_epoch is not None:
             return self.batches_per_epoch
-        if self.num_examples is None:
-            raise TypeError(f"{type(self).__name__} must pass batches_per_epoch or set num_examples.")
         return math.ceil(self.num_examples / self.batch_size)
+
+    def check_index(self, index: int) -> None:
+        """Raises IndexError unless `index` is a batch of the epoch, in [0, len(self))."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch index {index} is out of range [0, {len(self)}).")
 
     def epoch_order(self, size: int, *stream: int, epoch: int | None = None) -> np.ndarray:
         """The permutation of `size` examples for `epoch` (default: the selected one), from the seed sequence
@@ -74,8 +83,7 @@ class SeededBatches(keras.utils.PyDataset):
         Raises:
             IndexError: `index` is not in [0, len(self)).
         """
-        if not 0 <= index < len(self):
-            raise IndexError(f"batch index {index} is out of range [0, {len(self)}).")
+        self.check_index(index)
         size = self.num_examples
         order = self.epoch_order(size, *stream, epoch=epoch) if shuffle else np.arange(size)
         return order[index * self.batch_size : (index + 1) * self.batch_size]

@@ -8,7 +8,9 @@ import pytest
 
 from zoo.batches import SeededBatches
 from zoo.memn2n.babi import BabiBatches
+from zoo.neural_gpu.curriculum import ArithmeticDataset
 from zoo.neural_programmer import tables
+from zoo.nram.curriculum import NRAMDataset
 from zoo.resnet.data import AugmentedImages
 from zoo.training import ArrayBatches
 
@@ -44,18 +46,58 @@ def test_bad_sizes_are_refused_by_name() -> None:
         with pytest.raises(ValueError, match="batches_per_epoch must be a positive integer"):
             SeededBatches(8, 0, batches_per_epoch=bad)
     assert len(SeededBatches(8, 0, batches_per_epoch=7)) == 7
-    with pytest.raises(TypeError, match="must pass batches_per_epoch or set num_examples"):
+    with pytest.raises(TypeError, match="must either pass batches_per_epoch .* or set num_examples"):
         len(SeededBatches(8, 0))
+    with pytest.raises(TypeError, match="got batches_per_epoch=50, num_examples=4"):
+        AugmentedImages(
+            np.zeros((4, 2, 2, 1), "uint8"), np.arange(4), batch_size=2, seed=0, batches_per_epoch=50
+        )[0]
+
+
+def test_generated_datasets_refuse_a_batch_past_the_epoch() -> None:
+    arithmetic = ArithmeticDataset("badd", 4, 8, batch_size=2, batches_per_epoch=3, seed=0)
+    nram = NRAMDataset("copy", 8, 2, 1, True, batch_size=2, batches_per_epoch=3, seed=0)
+    for dataset in (arithmetic, nram):
+        assert len(dataset) == 3
+        dataset[2]
+        with pytest.raises(IndexError, match=r"batch index 3 is out of range \[0, 3\)"):
+            dataset[3]
+
+
+def _served(dataset: SeededBatches, epoch: int, part) -> np.ndarray:
+    """Batch by batch, what `part` picks of each batch of `epoch`, checking the batch boundaries on the way."""
+    dataset.set_epoch(epoch)
+    batches = [np.asarray(part(dataset[i])) for i in range(len(dataset))]
+    sizes = [len(batch) for batch in batches]
+    assert sizes[:-1] == [dataset.batch_size] * (len(sizes) - 1) and 0 < sizes[-1] <= dataset.batch_size
+    return np.concatenate(batches)
 
 
 def test_every_fixed_set_dataset_keeps_its_recorded_shuffle() -> None:
-    """Each dataset's epoch order is the permutation of its own seed sequence ([seed, *stream, epoch])."""
+    """Each dataset's epoch order is the permutation of its own seed sequence ([seed, *stream, epoch]); one is
+    written out, so a change of numpy's generator would show too."""
     seed, n = 11, 13
-    arrays = (np.arange(n), np.arange(n) * 2)
-    array_batches = ArrayBatches(arrays, batch_size=5, seed=seed)
-    array_batches.set_epoch(2)
-    served = np.concatenate([array_batches[i][0] for i in range(len(array_batches))])
-    np.testing.assert_array_equal(served, np.random.default_rng([seed, 2]).permutation(n))
+    assert np.random.default_rng([seed, 2]).permutation(n).tolist() == [
+        2,
+        12,
+        3,
+        11,
+        8,
+        0,
+        7,
+        10,
+        4,
+        1,
+        6,
+        5,
+        9,
+    ]
+
+    array_batches = ArrayBatches((np.arange(n), np.arange(n) * 2), batch_size=5, seed=seed)
+    served = _served(array_batches, 2, lambda batch: batch[0])
+    assert served.tolist() == [2, 12, 3, 11, 8, 0, 7, 10, 4, 1, 6, 5, 9]
+    in_order = ArrayBatches((np.arange(n), np.arange(n)), batch_size=5, seed=seed, shuffle=False)
+    np.testing.assert_array_equal(_served(in_order, 2, lambda batch: batch[0]), np.arange(n))
 
     babi_arrays = {
         "story": np.zeros((n, 2, 3), "int32"),
@@ -64,18 +106,20 @@ def test_every_fixed_set_dataset_keeps_its_recorded_shuffle() -> None:
         "num_sentences": np.ones(n, "int32"),
     }
     babi = BabiBatches(babi_arrays, batch_size=4, memory_size=2, seed=seed, time_noise=0.0)
-    babi.set_epoch(1)
-    served = np.concatenate([babi[i][1] for i in range(len(babi))])
+    served = _served(babi, 1, lambda batch: batch[1])
     np.testing.assert_array_equal(served, np.random.default_rng([seed, 1]).permutation(n))
 
-    labels = np.arange(n)
-    images = AugmentedImages(np.zeros((n, 2, 2, 1), "uint8"), labels, batch_size=6, seed=seed, augment=False)
-    images.set_epoch(3)
-    served = np.concatenate([images[i][1] for i in range(len(images))])
+    images = AugmentedImages(
+        np.zeros((n, 2, 2, 1), "uint8"), np.arange(n), batch_size=6, seed=seed, augment=False
+    )
+    served = _served(images, 3, lambda batch: batch[1])
     np.testing.assert_array_equal(served, np.random.default_rng([seed, 0, 3]).permutation(n))
+    plain = AugmentedImages(
+        np.zeros((n, 2, 2, 1), "uint8"), np.arange(n), batch_size=6, seed=seed, augment=False, shuffle=False
+    )
+    np.testing.assert_array_equal(_served(plain, 3, lambda batch: batch[1]), np.arange(n))
 
     qa = tables.TableQADataset(n, 4, seed=seed, num_rows=3, num_columns=2)
-    qa.set_epoch(4)
-    served = np.concatenate([qa[i][0]["question"] for i in range(len(qa))])
+    served = _served(qa, 4, lambda batch: batch[0]["question"])
     order = np.random.default_rng([seed, 1 + len(tables._STREAMS), 4]).permutation(n)
     np.testing.assert_array_equal(served, qa.x["question"][order])

@@ -16,6 +16,7 @@ import importlib
 import importlib.abc
 import importlib.util
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -46,49 +47,66 @@ def _initializing_zoo_modules() -> list[str]:
 
 class _RegisterWhenReady(importlib.abc.MetaPathFinder):
     """Registers the model classes once `keras` has been imported and no zoo module is half executed, checked
-    right after each import of `keras` or of a zoo module finishes; then leaves `sys.meta_path`.
+    right after each import of `keras` or of a zoo module succeeds; then leaves `sys.meta_path`.
 
-    It finds nothing itself: it asks the finders after it for the spec and makes that spec's loader call back
-    after executing the module.
+    It finds nothing itself: it asks the finders after it for the spec and hands the import system a loader that
+    runs the real one, puts it back in the module's place and then checks.
     """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname != "keras" and fullname != "zoo" and not fullname.startswith("zoo."):
             return None
         spec = self._spec_from_later_finders(fullname, path, target)
-        _run_after_execution(spec, lambda: self._after_execution(fullname))
+        if spec is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _ThenCall(spec.loader, lambda: self._after_execution(fullname))
         return spec
 
     def _spec_from_later_finders(self, fullname: str, path: Any, target: Any) -> Any:
         finders = list(sys.meta_path)
         for finder in finders[finders.index(self) + 1 :] if self in finders else finders:
-            find_spec = getattr(finder, "find_spec", None)
-            spec = find_spec(fullname, path, target) if find_spec is not None else None
+            if hasattr(finder, "find_spec"):
+                spec = finder.find_spec(fullname, path, target)
+            elif hasattr(finder, "find_module"):  # a pre-3.4 finder, still consulted by Python 3.11
+                loader = finder.find_module(fullname, path)
+                spec = importlib.util.spec_from_loader(fullname, loader) if loader is not None else None
+            else:
+                spec = None
             if spec is not None:
                 return spec
         return None
 
     def _after_execution(self, fullname: str) -> None:
         # The module that just ran still counts as initializing until its loader returns.
-        if self not in sys.meta_path or "keras" not in sys.modules:
-            return
-        if [name for name in _initializing_zoo_modules() if name != fullname]:
-            return
-        sys.meta_path.remove(self)
+        with self._lock:
+            if self not in sys.meta_path or "keras" not in sys.modules:
+                return
+            if [name for name in _initializing_zoo_modules() if name != fullname]:
+                return
+            sys.meta_path.remove(self)
         _register_or_warn()
 
 
-def _run_after_execution(spec: Any, callback: Callable[[], None]) -> None:
-    """Makes `spec`'s loader run `callback` after executing the module, where the loader allows it."""
-    if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-        return
-    execute = spec.loader.exec_module
+class _ThenCall(importlib.abc.Loader):
+    """Executes a module with `loader`, then calls `callback` if that succeeded; the module keeps `loader` as its
+    `__loader__` and `__spec__.loader`, so nothing of this wrapper outlives the import."""
 
-    def exec_module(module: Any) -> None:
-        execute(module)
-        callback()
+    def __init__(self, loader: Any, callback: Callable[[], None]) -> None:
+        self.loader, self.callback = loader, callback
 
-    spec.loader.exec_module = exec_module  # this spec's own loader object
+    def create_module(self, spec: Any) -> Any:
+        create = getattr(self.loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module: Any) -> None:
+        if getattr(module, "__loader__", None) is self:
+            module.__loader__ = self.loader
+        if getattr(getattr(module, "__spec__", None), "loader", None) is self:
+            module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        self.callback()
 
 
 def _register_or_warn() -> None:

@@ -39,7 +39,38 @@ def test_keras_imported_by_a_half_initialized_zoo_module_registers_when_it_finis
         assert "could not register" not in result.stderr
 
 
-def test_import_zoo_then_keras_registers_at_once():
-    result = _python(f"import zoo, keras\nprint(keras.saving.get_registered_object({CGRU!r}).__module__)\n")
+def test_import_zoo_then_keras_registers_at_once_and_leaves_the_modules_their_own_loaders():
+    result = _python(
+        "import sys, importlib.machinery, zoo, keras\n"
+        f"print(keras.saving.get_registered_object({CGRU!r}).__module__)\n"
+        "print(sum(type(finder).__module__ == 'zoo.registration' for finder in sys.meta_path))\n"
+        "import zoo.memn2n.babi as babi\n"
+        "loaders = {type(m.__loader__).__name__ for m in (keras, babi)}\n"
+        "loaders |= {type(m.__spec__.loader).__name__ for m in (keras, babi)}\n"
+        "print(sorted(loaders))\n"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "zoo.neural_gpu.model"
+    assert result.stdout.strip().splitlines()[-3:] == ["zoo.neural_gpu.model", "0", "['SourceFileLoader']"]
+
+
+def test_a_zoo_module_failing_after_importing_keras_breaks_nothing_else(tmp_path):
+    """The failure reaches the importer unchanged; the classes are registered after the next import that works."""
+    (tmp_path / "broken_for_test.py").write_text("import keras\nraise RuntimeError('broken on purpose')\n")
+    result = _python(
+        "import sys, zoo\n"
+        f"zoo.__path__.append({str(tmp_path)!r})\n"
+        "try:\n"
+        "    import zoo.broken_for_test\n"
+        "except RuntimeError as error:\n"
+        "    print('raised', error)\n"
+        "import keras\n"
+        f"print(keras.saving.get_registered_object({CGRU!r}))\n"
+        "import zoo.training\n"
+        f"print(keras.saving.get_registered_object({CGRU!r}).__module__)\n"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-3:] == [
+        "raised broken on purpose",
+        "None",
+        "zoo.neural_gpu.model",
+    ]

@@ -84,6 +84,7 @@ class ArithmeticDataset(SeededBatches):
         return min(current + 1, self.max_length)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        self.check_index(index)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         length = self.length_of_batch(index, rng)
         return tasks.make_examples(self.task, length, self.batch_size, rng, mixed_sizes=self.mixed_sizes)

@@ -113,6 +113,7 @@ class NRAMDataset(SeededBatches):
         self.current = min_difficulty if curriculum else max_difficulty
 
     def __getitem__(self, index: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        self.check_index(index)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         if self.curriculum:
             difficulties = sample_difficulties(rng, self.batch_size, self.current, self.max_difficulty)
