@@ -11,6 +11,10 @@
 #     --config=<config> --settings=<settings> --restarts=<restarts> --report_only --out=docs/results/<table>
 # The committed tables' stores travel with the working tree, so the sweep there trains only new restarts.
 #
+# First (CALIBRATED_MEASURE_VMAP=1, the default) it measures whether CALIBRATED_JOBS restarts of Table 6's noisy row
+# train faster vmapped in one process or as that many processes (benchmarks/restarts_vmap.py, about 3 minutes,
+# $OUT/restarts_vmap.json); the tables then run as processes, which is what reproduce.py does.
+#
 # Each line of TABLES: <docs/results folder> <model> <config> <settings> <restarts in all>. Tables are run one after
 # another until the time is up; a run cut short is simply not counted. Dry run on a CPU with TensorFlow hidden, as
 # on the GPU machines (tiny sizes):
@@ -31,6 +35,11 @@ TABLES="${CALIBRATED_TABLES:-nram_table6_calibrated_cpu nram default setting1_no
 deadline=$(($(date +%s) + SECONDS_LEFT))
 mkdir -p "$OUT"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+if [ "${CALIBRATED_MEASURE_VMAP:-1}" = 1 ]; then
+  timeout 240 python3 benchmarks/restarts_vmap.py --model=nram --config=default --setting=setting1_noise \
+    --restarts="$JOBS" --steps=100 --rounds=2 --start_margin_seconds=45 --out="$OUT/restarts_vmap.json" </dev/null \
+    || echo "restarts_vmap.py stopped (status $?)"
+fi
 while read -r table model config settings restarts; do
   [ -z "$table" ] && continue
   left=$((deadline - $(date +%s)))
