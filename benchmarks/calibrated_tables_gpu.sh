@@ -36,7 +36,8 @@ deadline=$(($(date +%s) + SECONDS_LEFT))
 mkdir -p "$OUT"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 if [ "${CALIBRATED_MEASURE_VMAP:-1}" = 1 ]; then
-  timeout 240 python3 benchmarks/restarts_vmap.py --model=nram --config=default --setting=setting1_noise \
+  left=$((deadline - $(date +%s)))
+  timeout $((left < 240 ? left : 240)) python3 benchmarks/restarts_vmap.py --model=nram --config=default --setting=setting1_noise \
     --restarts="$JOBS" --steps=100 --rounds=2 --start_margin_seconds=45 --out="$OUT/restarts_vmap.json" </dev/null \
     || echo "restarts_vmap.py stopped (status $?)"
 fi

@@ -7,7 +7,11 @@ starts; the score is optimizer steps of all restarts together per second. The mo
 a drift in the machine's load reaches both. `vmap` stacks the restarts' states and batches and runs Keras' own
 pure JAX train step under `jax.jit(jax.vmap(...))`; `processes` starts one process a restart, each timing the
 unbatched step from a common start time. `tests/test_restarts_vmap.py` checks that a vmapped step equals each
-restart's own step.
+restart's own step, and that step Keras' own `train_on_batch`.
+
+What neither mode times: compilation, making batches and the work between epochs (the NRAM curriculum's check,
+its entropy decay), which separate processes would do in parallel and one vmapped process would not; so the
+measured ratio is an upper bound on what vmapping would gain in a sweep.
 
     KERAS_BACKEND=jax python benchmarks/restarts_vmap.py --model=nram --config=default \
         --setting=setting1_noise --restarts=8 --steps=100 --out=/tmp/restarts_vmap.json
@@ -15,6 +19,7 @@ restart's own step.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -64,8 +69,7 @@ class Restart:
         self.model = build_compiled_model(entry, config)
         source = training_source(entry.make_data(config, None), config)
         self.batches = [_as_numpy(source[i % len(source)]) for i in range(batches)]
-        self.model._symbolic_build(data_batch=self.batches[0])
-        self.model.optimizer.build(self.model.trainable_variables)
+        self.model._symbolic_build(data_batch=self.batches[0])  # builds the model, its optimizer and metrics
         self.state = self.model._get_jax_state(
             trainable_variables=True,
             non_trainable_variables=True,
@@ -79,12 +83,25 @@ def _as_numpy(batch: Any) -> Any:
 
 
 def build_restarts(
-    model: str, config: str | None, setting: str, restarts: int, batches: int
+    model: str, config: str | None, setting: str, restarts: int, batches: int, only: int | None = None
 ) -> list[Restart]:
-    """The first `restarts` restarts of `setting` as `reproduce.py` plans them, each with `batches` batches."""
+    """The first `restarts` restarts of `setting` as `reproduce.py` plans them (or just restart `only`), each with
+    `batches` batches.
+
+    Raises:
+        ValueError: the restarts differ in more than their seed; one vmapped trace would train them all with the
+            first one's settings (e.g. a `per_restart` row).
+    """
     entry = zoo.get(model)
     runs = plan_runs(entry, restarts, runs_dir="/nonexistent", settings=[setting], config_name=config)
-    return [Restart(entry, run.config, batches) for run in runs]
+    fields = [dataclasses.asdict(run.config) for run in runs]
+    differing = sorted(
+        key for key in fields[0] if key != "seed" and any(f[key] != fields[0][key] for f in fields)
+    )
+    if differing:
+        raise ValueError(f"The restarts of {setting!r} differ in {differing}, not only in their seed.")
+    chosen = runs if only is None else [runs[only]]
+    return [Restart(entry, run.config, batches) for run in chosen]
 
 
 def stack(trees: list[Any]) -> Any:
@@ -115,9 +132,8 @@ def _run(step: Any, state: Any, batches: list[Any], steps: int) -> tuple[Any, fl
     return state, time.perf_counter() - start
 
 
-def time_vmap(restarts: list[Restart], warmup: int, steps: int) -> float:
-    """Optimizer steps of all restarts per second, vmapped in this process."""
-    step = vmapped_step(restarts[0].model)
+def time_vmap(step: Any, restarts: list[Restart], warmup: int, steps: int) -> float:
+    """Optimizer steps of all restarts per second, vmapped in this process (`step`: `vmapped_step`)."""
     state = stack([r.state for r in restarts])
     batches = [stack([r.batches[i] for r in restarts]) for i in range(len(restarts[0].batches))]
     state, _ = _run(step, state, batches, warmup)
@@ -125,14 +141,13 @@ def time_vmap(restarts: list[Restart], warmup: int, steps: int) -> float:
     return len(restarts) * steps / seconds
 
 
-def time_processes(restarts: int, warmup: int, steps: int, margin: float) -> float:
-    """Optimizer steps of all restarts per second, one process a restart, clocks started together."""
+def time_processes(restarts: int, warmup: int, steps: int, margin: float) -> tuple[float, int]:
+    """Optimizer steps of all restarts per second, one process a restart, clocks started together; and how many
+    workers were not ready at the common start (their clocks started late, so the rate is then too high)."""
     start_at = time.time() + margin + 5.0 * restarts  # every worker has compiled and warmed up by then
-    owned = ("--modes", "--rounds", "--out", "--restarts", "--steps", "--warmup_steps")
-    argv = [a for a in sys.argv[1:] if not a.startswith(owned)]
     workers = [
         subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), *argv, f"--restarts={restarts}"]
+            [sys.executable, os.path.abspath(__file__), *sys.argv[1:], f"--restarts={restarts}"]
             + [
                 f"--only_restart={r}",
                 f"--start_at={start_at}",
@@ -144,23 +159,25 @@ def time_processes(restarts: int, warmup: int, steps: int, margin: float) -> flo
         )
         for r in range(restarts)
     ]
-    reports = []
-    for worker in workers:
-        out, _ = worker.communicate()
-        if worker.returncode != 0:
-            raise RuntimeError(f"a `processes` worker failed with status {worker.returncode}.")
-        reports.append(json.loads(out.strip().splitlines()[-1]))
-    late = [r for r in reports if r["late"]]
-    if late:
-        raise RuntimeError(f"{len(late)} workers were not ready at the common start time; raise the margin.")
+    try:
+        reports = []
+        for worker in workers:
+            out, _ = worker.communicate()
+            if worker.returncode != 0:
+                raise RuntimeError(f"a `processes` worker failed with status {worker.returncode}.")
+            reports.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
     # All started together; the slowest sets the wall time of the restarts' `steps` steps.
-    return restarts * steps / max(r["seconds"] for r in reports)
+    return restarts * steps / max(r["seconds"] for r in reports), sum(r["late"] for r in reports)
 
 
 def _worker() -> None:
-    restart = build_restarts(FLAGS.model, FLAGS.config, FLAGS.setting, FLAGS.restarts, FLAGS.steps)[
-        FLAGS.only_restart
-    ]
+    restart = build_restarts(
+        FLAGS.model, FLAGS.config, FLAGS.setting, FLAGS.restarts, FLAGS.steps, only=FLAGS.only_restart
+    )[0]
     step = single_step(restart.model)
     state, _ = _run(step, restart.state, restart.batches, FLAGS.warmup_steps)
     late = time.time() > FLAGS.start_at
@@ -182,28 +199,33 @@ def main(argv: list[str]) -> None:
     if unknown:
         raise SystemExit(f"Unknown --modes {unknown}; accepted: {', '.join(MODES)}.")
     restarts = build_restarts(FLAGS.model, FLAGS.config, FLAGS.setting, FLAGS.restarts, FLAGS.steps)
-    rows = []
-    for round_index in range(FLAGS.rounds):
-        for mode in FLAGS.modes:
-            if mode == "vmap":
-                rate = time_vmap(restarts, FLAGS.warmup_steps, FLAGS.steps)
-            else:
-                rate = time_processes(
-                    FLAGS.restarts, FLAGS.warmup_steps, FLAGS.steps, FLAGS.start_margin_seconds
-                )
-            rows.append({"round": round_index, "mode": mode, "restart_steps_per_second": rate})
-            print(f"round {round_index} {mode:9s} {rate:9.1f} restart-steps/s", flush=True)
+    step = vmapped_step(restarts[0].model)  # compiled once, in the first round's warm-up
     result = {
         "command": " ".join(sys.argv),
         "devices": [str(d) for d in jax.devices()],
         "machine": platform.node(),
         "restarts": FLAGS.restarts,
         "steps": FLAGS.steps,
-        "rows": rows,
+        "rows": [],
     }
-    if FLAGS.out:
-        with open(FLAGS.out, "w") as f:
-            json.dump(result, f, indent=1)
+    for round_index in range(FLAGS.rounds):
+        for mode in FLAGS.modes:
+            row: dict[str, Any] = {"round": round_index, "mode": mode}
+            if mode == "vmap":
+                row["restart_steps_per_second"] = time_vmap(step, restarts, FLAGS.warmup_steps, FLAGS.steps)
+            else:
+                rate, late = time_processes(
+                    FLAGS.restarts, FLAGS.warmup_steps, FLAGS.steps, FLAGS.start_margin_seconds
+                )
+                row.update(restart_steps_per_second=rate, late_workers=late)
+            result["rows"].append(row)
+            print(
+                f"round {round_index} {mode:9s} {row['restart_steps_per_second']:9.1f} restart-steps/s",
+                flush=True,
+            )
+            if FLAGS.out:  # after every row, so a run cut short keeps what it measured
+                with open(FLAGS.out, "w") as f:
+                    json.dump(result, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -89,12 +89,16 @@ class _RegisterWhenReady(importlib.abc.MetaPathFinder):
         _register_or_warn()
 
 
-class _ThenCall(importlib.abc.Loader):
-    """Executes a module with `loader`, then calls `callback` if that succeeded; the module keeps `loader` as its
-    `__loader__` and `__spec__.loader`, so nothing of this wrapper outlives the import."""
+class _ThenCall:
+    """A loader that executes a module with `loader`, then calls `callback` if that succeeded; every other
+    attribute (get_code for `python -m`, get_resource_reader, ...) is the real loader's. The module keeps `loader`
+    as its `__loader__` and `__spec__.loader`, so nothing of this wrapper outlives the import."""
 
     def __init__(self, loader: Any, callback: Callable[[], None]) -> None:
         self.loader, self.callback = loader, callback
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
 
     def create_module(self, spec: Any) -> Any:
         create = getattr(self.loader, "create_module", None)

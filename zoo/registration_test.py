@@ -74,3 +74,18 @@ def test_a_zoo_module_failing_after_importing_keras_breaks_nothing_else(tmp_path
         "None",
         "zoo.neural_gpu.model",
     ]
+
+
+def test_python_dash_m_runs_a_zoo_module_while_registration_waits():
+    """`python -m` asks the module's loader for its code (get_code), which the wrapping loader passes on."""
+    result = subprocess.run(
+        [sys.executable, "-m", "zoo.memn2n.report", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=300,
+    )
+    # absl's --help exits with status 1 after printing the flags.
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "--runs_dir" in result.stdout + result.stderr
