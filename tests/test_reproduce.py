@@ -257,6 +257,14 @@ def test_curve_statistics_by_hand():
     assert reproduce.curve_statistics([], "acc")["mean"] == []
 
 
+def test_rows_that_differ_only_in_the_noise_share_a_panel():
+    panels = {name: reproduce.curve_panel(name) for name in ("exp1_he_noise", "exp1_he", "setting2_no_noise")}
+    assert panels == {"exp1_he_noise": "exp1", "exp1_he": "exp1", "setting2_no_noise": "setting2"}
+    # Table 7's bare names: no_noise beside noise and noise_eta0.01, gated on its own.
+    assert {reproduce.curve_panel(n) for n in ("no_noise", "noise", "noise_eta0.01")} == {"noise"}
+    assert reproduce.curve_panel("gated") == "gated"
+
+
 def test_per_restart_must_be_a_list_of_dicts():
     bad = Setting("bad", {"per_restart": {"learning_rate": 0.1}})
     with pytest.raises(ValueError, match="per_restart must be a non-empty list of override dicts"):

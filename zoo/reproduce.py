@@ -193,6 +193,13 @@ def curve_statistics(results: Sequence[Mapping[str, Any]], metric: str) -> dict[
     return stats
 
 
+def curve_panel(setting: str) -> str:
+    """The panel of `setting`'s curves: the part of its name before the first "_" ("exp1_he_noise" -> "exp1"),
+    with a bare "no_noise" beside "noise" and "noise_eta0.01" ("noise")."""
+    first = setting.split("_")[0]
+    return "noise" if first == "no" else first
+
+
 def plot_curves(
     spec: ReproductionSpec,
     results: Mapping[str, list[dict[str, Any]]],
@@ -204,7 +211,7 @@ def plot_curves(
     PNG, on a log axis with `log_scale`.
 
     Settings whose names share the part before the first "_" (e.g. "exp1") share a panel, so that rows that
-    differ only in the noise are drawn together. Returns the path, or None when there is nothing to plot.
+    differ only in the noise are drawn together (`curve_panel`). Returns the path, or None when there is nothing to plot.
     """
     metric = metric or spec.curve_metric
     if metric is None:
@@ -218,7 +225,7 @@ def plot_curves(
     groups: dict[str, list[str]] = {}
     for setting in spec.settings:
         if any(result.get("history", {}).get(metric) for result in results.get(setting.name, ())):
-            groups.setdefault(setting.name.split("_")[0], []).append(setting.name)
+            groups.setdefault(curve_panel(setting.name), []).append(setting.name)
     if not groups:
         return None
     columns = min(3, len(groups))

@@ -144,8 +144,8 @@ def calibrated() -> TrainConfig:
     the reference's padding mask, success judged on 23-bit operands (length 48), 4.6x longer than trained.
 
     python train.py --model=neural_gpu --config=calibrated --workdir=/tmp/ngpu_calibrated
-    python reproduce.py --model=neural_gpu --config=calibrated --settings=no_noise,noise --restarts=20 --jobs=2 \
-        --out=docs/results/neural_gpu_table7_calibrated_cpu
+    python reproduce.py --model=neural_gpu --config=calibrated --settings=no_noise,noise,noise_eta0.01,gated \
+        --restarts=20 --jobs=2 --out=docs/results/neural_gpu_table7_calibrated_cpu
     """
     return default().replace(
         model_kwargs={"mask_padding": True},
