@@ -2,13 +2,16 @@
 # More restarts of the calibrated algorithm-learner tables (issue 18) on a lent GPU, several runs at once on the one
 # card, time-boxed; the results come back as per-run results.json files that extend the committed tables.
 #
-# On the device machine, from the repository root, after the wheels are installed:
+# On the device machine, from the repository root, with the wheels that ../shared/device-wheels/fetch-wheels puts in
+# .whl/ carried along (that folder's README):
 #   python3 -m pip install -q --no-index --no-deps --no-compile --target "$PWD/.site" .whl/*.whl \
 #     && export PYTHONPATH="$PWD/.site:$PWD" KERAS_BACKEND=jax
 #   CALIBRATED_JOBS=6 CALIBRATED_SECONDS=480 bash benchmarks/calibrated_tables_gpu.sh
-# Back here, for each table (its report and store of per-run results come back under $OUT/<table>/report/):
-#   cp -r <files_at>/<table>/report/runs/. docs/results/<table>/runs/ && python reproduce.py --model=<model> \
-#     --config=<config> --settings=<settings> --restarts=<restarts> --report_only --out=docs/results/<table>
+# Back here, for each table (its report and store of per-run results come back under $OUT/<table>/report/; <back> is
+# the folder the device's $OUT came back to; an empty --runs_dir keeps stale local runs out of the table):
+#   cp -r <back>/<table>/report/runs/. docs/results/<table>/runs/ && python reproduce.py --model=<model> \
+#     --config=<config> --settings=<settings> --restarts=<restarts> --report_only --runs_dir="$(mktemp -d)" \
+#     --out=docs/results/<table>
 # The committed tables' stores travel with the working tree, so the sweep there trains only new restarts.
 #
 # First (CALIBRATED_MEASURE_VMAP=1, the default) it measures whether CALIBRATED_JOBS restarts of Table 6's noisy row
