@@ -34,7 +34,7 @@ SECONDS_LEFT="${CALIBRATED_SECONDS:-480}"
 # The committed table's folder (named for where its first runs ran, JAX on the CPU as here; each run's results.json
 # records its device). Table 5's committed runs are TensorFlow ones, which this JAX-only machine must not extend:
 # its 84-s runs are a CPU job.
-TABLES="${CALIBRATED_TABLES:-nram_table6_calibrated_cpu nram default setting1_no_noise,setting1_noise,setting1_noise_eta0.01 60}"
+TABLES="${CALIBRATED_TABLES:-nram_table6_default_cpu nram default setting1_no_noise,setting1_noise,setting1_noise_eta0.01 60}"
 deadline=$(($(date +%s) + SECONDS_LEFT))
 mkdir -p "$OUT"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
