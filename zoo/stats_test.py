@@ -116,7 +116,7 @@ def test_bad_input_is_named(call, message):
 
 def test_committed_table_p_values_reproduce_from_their_runs():
     # The Monte Carlo permutation p-values in committed tables depend on the exact random draws: a refactor of
-    # the test must keep them (Table 5 at its calibrated scale, eta 0.01 vs no noise, 20 v 20 runs).
+    # the test must keep them (Table 5 at its calibrated scale, eta 0.01 vs no noise, 40 v 40 runs).
     import glob
     import json
     import os
@@ -132,7 +132,7 @@ def test_committed_table_p_values_reproduce_from_their_runs():
     with open(os.path.join(folder, "summary.json")) as f:
         committed = {(c["treated"], c["control"]): c for c in json.load(f)["comparisons"]}
     noisy, plain = accuracies("single_noise_eta0.01"), accuracies("single_no_noise")
-    assert len(noisy) == len(plain) == 20
+    assert len(noisy) == len(plain) == 40
     entry = committed[("single_noise_eta0.01", "single_no_noise")]
     assert stats.permutation_test(noisy, plain) == entry["permutation_p"]
-    assert 0.01 < entry["permutation_p"] < 1  # a Monte Carlo value (C(40, 20) splits), not an exact one
+    assert 0.01 < entry["permutation_p"] < 1  # a Monte Carlo value (C(80, 40) splits), not an exact one

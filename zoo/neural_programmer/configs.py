@@ -108,7 +108,7 @@ def calibrated() -> TrainConfig:
 
     python train.py --model=neural_programmer --config=calibrated --workdir=/tmp/np_calibrated
     python reproduce.py --model=neural_programmer --config=calibrated \
-        --settings=single_no_noise,single_noise,single_noise_eta0.01 --restarts=20 --jobs=2 \
+        --settings=single_no_noise,single_noise,single_noise_eta0.01 --restarts=40 --jobs=2 \
         --out=docs/results/neural_programmer_table5_calibrated_cpu
     """
     return base().replace(data_kwargs={"templates": list(CALIBRATED_TEMPLATES)}, epochs=30)
