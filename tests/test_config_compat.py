@@ -48,14 +48,14 @@ def test_with_defaults_fills_only_missing_fields():
 def test_a_finished_run_recorded_before_the_field_existed_is_reused(tmp_path):
     planned = TrainConfig(model="m", noise_eta=0.01, epochs=2)
     run = _run_with_results(tmp_path, planned, _old_recorded(planned))
-    execution._check_same_config(run)  # no error: the missing field is its default
+    execution.finished_results([run])  # no error: the missing field is its default
 
 
 def test_a_finished_run_with_another_exclusion_is_refused(tmp_path):
     planned = TrainConfig(model="m", noise_eta=0.01, noise_exclude=["bn"])
     run = _run_with_results(tmp_path, planned, _old_recorded(planned))
     with pytest.raises(ValueError, match=r"different config \(fields noise_exclude differ\)"):
-        execution._check_same_config(run)
+        execution.finished_results([run])
 
 
 def test_resume_accepts_a_config_json_written_before_the_field_existed(tmp_path):
@@ -117,18 +117,18 @@ def test_a_run_recorded_before_a_model_option_existed_is_reused_when_the_option_
     planned = ENTRY.config("joint_cpu")
     assert planned.model_kwargs["weight_tying"] == "adjacent"  # the option's default, as old runs had it
     run = _run_with_results(tmp_path, planned, _memn2n_recorded_before_the_tying_options(planned))
-    execution._check_same_config(run)  # no error
+    execution.finished_results([run])  # no error
     # The same recorded run against a plan that sets the new option to another value: refused.
     layerwise = planned.replace(model_kwargs={"weight_tying": "layerwise"})
     run = _run_with_results(tmp_path / "b", layerwise, _memn2n_recorded_before_the_tying_options(planned))
     with pytest.raises(ValueError, match=r"fields model_kwargs differ"):
-        execution._check_same_config(run)
+        execution.finished_results([run])
     # A data option at a value that is not its default (the exact table's inclusive draw): refused too.
     exact = ENTRY.config("per_task_exact")
     recorded = _memn2n_recorded_before_the_tying_options(exact)
     run = _run_with_results(tmp_path / "c", exact, recorded)
     with pytest.raises(ValueError, match=r"fields data_kwargs differ"):
-        execution._check_same_config(run)
+        execution.finished_results([run])
 
 
 def test_resume_accepts_a_memn2n_config_json_written_before_the_tying_options(tmp_path):
@@ -149,10 +149,10 @@ def test_options_of_the_model_class_behind_a_kwargs_builder_count_as_their_defau
     base = ENTRY.config("smoke")
     recorded = json.loads(base.to_json())
     run = _run_with_results(tmp_path, base.replace(model_kwargs={"mask_padding": False}), recorded)
-    execution._check_same_config(run)  # no error
+    execution.finished_results([run])  # no error
     run = _run_with_results(tmp_path / "b", base.replace(model_kwargs={"mask_padding": True}), recorded)
     with pytest.raises(ValueError, match=r"fields model_kwargs differ"):
-        execution._check_same_config(run)
+        execution.finished_results([run])
 
 
 def test_differing_fields_names_what_differs_after_defaults():

@@ -318,19 +318,22 @@ def _final_metric(run: Run) -> str:
     return " ".join(shown[:2])
 
 
-def check_finished_runs(runs: Sequence[Run]) -> None:
-    """Raises ValueError if any run with a results.json ran another config than the planned one."""
+def finished_results(runs: Sequence[Run]) -> dict[str, dict[str, Any]]:
+    """run.label -> the results.json of each finished run (one with a results.json), read once.
+
+    Raises:
+        ValueError: a finished run ran another config than the planned one (`_check_recorded_config`).
+    """
+    found: dict[str, dict[str, Any]] = {}
     for run in runs:
         if os.path.exists(run.results_path):
-            _check_same_config(run)
+            with open(run.results_path) as f:
+                found[run.label] = json.load(f)
+            _check_recorded_config(run, found[run.label])
+    return found
 
 
-def _check_same_config(run: Run) -> None:
-    with open(run.results_path) as f:
-        check_recorded_config(run, json.load(f))
-
-
-def check_recorded_config(run: Run, results: Mapping[str, Any]) -> None:
+def _check_recorded_config(run: Run, results: Mapping[str, Any]) -> None:
     """A finished run is reused or reported only if it ran the planned config; anything else would mix sweeps
     silently.
 
@@ -383,7 +386,7 @@ def run_all(
         raise ValueError(f"jobs must be a positive integer; got {jobs!r}.")
     report = SweepReport()
     bar = Progress(len(runs), jobs, stream, enabled=progress)
-    check_finished_runs(runs)
+    finished_results(runs)  # refuses a finished run of another config before anything runs
     pending = []
     for run in runs:
         if os.path.exists(run.results_path):

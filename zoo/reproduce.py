@@ -39,7 +39,7 @@ from zoo.execution import (
     SweepInterrupted,
     SweepReport,
     Trainer,
-    check_recorded_config,
+    finished_results,
     run_all,
     trainer_path,
 )
@@ -116,16 +116,19 @@ def load_results(runs: Sequence[Run]) -> dict[str, list[dict[str, Any]]]:
     """setting -> the results.json dicts of its finished restarts (restart order), unfinished left out.
 
     Raises:
-        ValueError: a finished run ran another config than the planned one (`check_recorded_config`).
+        ValueError: a finished run ran another config than the planned one (`finished_results`).
     """
+    return _by_setting(runs, finished_results(runs))
+
+
+def _by_setting(
+    runs: Sequence[Run], results_by_run: Mapping[str, dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
     results: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         results.setdefault(run.setting, [])
-        if os.path.exists(run.results_path):
-            with open(run.results_path) as f:
-                recorded = json.load(f)
-            check_recorded_config(run, recorded)
-            results[run.setting].append(recorded)
+        if run.label in results_by_run:
+            results[run.setting].append(results_by_run[run.label])
     return results
 
 
@@ -347,17 +350,8 @@ def write_report(
         ValueError: a finished run ran another config than the planned one (nothing is written then).
     """
     spec = entry.table(table)
-    results_by_run = {}  # each results.json read once, and checked before anything is written
-    for run in runs:
-        if os.path.exists(run.results_path):
-            with open(run.results_path) as f:
-                results_by_run[run.label] = json.load(f)
-            check_recorded_config(run, results_by_run[run.label])
-    results: dict[str, list[dict[str, Any]]] = {}
-    for run in runs:
-        results.setdefault(run.setting, [])
-        if run.label in results_by_run:
-            results[run.setting].append(results_by_run[run.label])
+    results_by_run = finished_results(runs)  # each read once, and checked before anything is written
+    results = _by_setting(runs, results_by_run)
     rows = summarize(spec, results)
     os.makedirs(out, exist_ok=True)
     plot_path = plot_curves(spec, results, os.path.join(out, "curves.png"))

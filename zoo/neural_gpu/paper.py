@@ -21,8 +21,7 @@ def longest_length_error(result: dict[str, Any]) -> float | None:
     """A run's per-bit error at the longest length it was evaluated on (`bit_error_len401` for the paper's
     configs; the calibrated configs evaluate shorter lengths), or None if it reported none."""
     lengths = result.get("config", {}).get("data_kwargs", {}).get("eval_lengths") or [401]
-    value = result.get("metrics", {}).get(f"bit_error_len{max(lengths)}")
-    return float(value) if isinstance(value, (int, float)) else None
+    return _bit_error(result, max(lengths))
 
 
 def first_longer_length_error_percent(result: dict[str, Any]) -> float | None:
@@ -31,8 +30,13 @@ def first_longer_length_error_percent(result: dict[str, Any]) -> float | None:
     separates runs when none meets Table 7's bound. None if the run evaluated no such length."""
     data = result.get("config", {}).get("data_kwargs", {})
     longer = [length for length in data.get("eval_lengths") or [] if length > data.get("max_length", 0)]
-    value = result.get("metrics", {}).get(f"bit_error_len{min(longer)}") if longer else None
-    return 100.0 * float(value) if isinstance(value, (int, float)) else None
+    error = _bit_error(result, min(longer)) if longer else None
+    return None if error is None else 100.0 * error
+
+
+def _bit_error(result: dict[str, Any], length: int) -> float | None:
+    value = result.get("metrics", {}).get(f"bit_error_len{length}")
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def succeeded(result: dict[str, Any]) -> bool:

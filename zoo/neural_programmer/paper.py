@@ -104,7 +104,11 @@ def accuracy_percent(result: dict[str, Any]) -> float:
 
 def succeeded(result: dict[str, Any]) -> bool:
     """The paper's success: every test question (fresh examples, hard selection) answered right."""
-    return accuracy_percent(result) >= 100.0
+    return _perfect(accuracy_percent(result))
+
+
+def _perfect(accuracy_percent: float) -> bool:
+    return accuracy_percent >= 100.0
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -114,14 +118,13 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         "perfect": runs with 100% test accuracy out of those runs ("k/n"); "best_accuracy" and
         "mean_accuracy": test accuracy in %.
     """
-    accuracies = [float(value) for value in reported(results, "test_accuracy")]
+    accuracies = [100.0 * float(value) for value in reported(results, "test_accuracy")]
     if not accuracies:
         return {"perfect": "0/0", "best_accuracy": float("nan"), "mean_accuracy": float("nan")}
-    perfect = sum(accuracy >= 1.0 for accuracy in accuracies)
     return {
-        "perfect": f"{perfect}/{len(accuracies)}",
-        "best_accuracy": round(100.0 * max(accuracies), 1),
-        "mean_accuracy": round(100.0 * float(np.mean(accuracies)), 1),
+        "perfect": f"{sum(map(_perfect, accuracies))}/{len(accuracies)}",
+        "best_accuracy": round(max(accuracies), 1),
+        "mean_accuracy": round(float(np.mean(accuracies)), 1),
     }
 
 
